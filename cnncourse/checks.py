@@ -52,8 +52,8 @@ def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
     print(f"✅ {what}: {larger:.4f} > {smaller:.4f} + {margin}")
 
 
-def answer(given, expected, *, explanation: str = "", tolerance: float = 0.0) -> bool:
-    """Grade a learner's answer: print ✅ or ❌ with the reason, return the verdict.
+def answer(given, expected, *, explanation: str = "", tolerance: float = 0.0) -> None:
+    """Grade a learner's answer: print ✅ or ❌ with the reason.
 
     ``None`` (or ``...``) means "not answered yet". Numbers are compared within
     ``tolerance``; arrays element-wise with shape checked first; anything else
@@ -61,13 +61,12 @@ def answer(given, expected, *, explanation: str = "", tolerance: float = 0.0) ->
     """
     if given is None or given is Ellipsis:
         print("… not answered yet: replace the placeholder with your answer and run the cell again")
-        return False
+        return
     correct, reason = _compare(given, expected, tolerance)
     if correct:
         print("✅ Correct." + (f" {explanation}" if explanation else ""))
     else:
         print(f"❌ Not quite: {reason}." + (f" Hint: {explanation}" if explanation else ""))
-    return correct
 
 
 def _compare(given, expected, tolerance: float) -> tuple[bool, str]:

@@ -325,7 +325,9 @@ def build(name: str, **options) -> keras.Model:
     fails with the list of accepted options instead of being ignored.
     """
     if not isinstance(name, str):
-        raise TypeError(f"build() takes the model's name as a string; got {name!r}. Valid names: {', '.join(names())}.")
+        raise TypeError(
+            f"build() takes the model's name as a string; got {name!r}. Valid names: {', '.join(names())}."
+        )
     if name not in _BUILDERS:
         close = difflib.get_close_matches(name, names(), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -406,7 +408,8 @@ class LayerTable:
             return "  ".join(parts).rstrip()
 
         rule = "  ".join("-" * width for width in widths)
-        return "\n".join([render(self._HEADERS), rule, *(render(cells) for cells in lines[1:]), rule, self.total_line()])
+        body = [render(cells) for cells in lines[1:]]
+        return "\n".join([render(self._HEADERS), rule, *body, rule, self.total_line()])
 
     __str__ = to_text
     __repr__ = to_text
@@ -415,10 +418,8 @@ class LayerTable:
         head = "".join(f"<th>{html.escape(title)}</th>" for title in self._HEADERS)
         body = []
         for cells in self._cells():
-            tds = [
-                f'<td style="text-align:right">{html.escape(cell)}</td>' if column == 3 else f"<td>{html.escape(cell)}</td>"
-                for column, cell in enumerate(cells)
-            ]
+            right = ' style="text-align:right"'
+            tds = [f"<td{right if column == 3 else ''}>{html.escape(cell)}</td>" for column, cell in enumerate(cells)]
             body.append(f"<tr>{''.join(tds)}</tr>")
         return (
             f'<table class="cnncourse-layer-table"><thead><tr>{head}</tr></thead>'
@@ -556,7 +557,8 @@ def _count_formula(layer) -> tuple[int, int, str] | None:
         channels = full_shape[layer.axis]
         learned = int(layer.scale) + int(layer.center)  # gamma and beta, learned by gradient descent
         params = (learned + 2) * channels  # plus the moving mean and variance
-        formula = f"{learned + 2}·{channels:,} = {params:,} ({learned}·{channels:,} = {learned * channels:,} trainable)"
+        trainable = f"{learned}·{channels:,} = {learned * channels:,} trainable"
+        formula = f"{learned + 2}·{channels:,} = {params:,} ({trainable})"
         return params, (learned * channels if layer.trainable else 0), formula
     else:
         return None
@@ -598,7 +600,8 @@ def _size_rule(size, kernel, stride, padding, pooling, dilation=1) -> str:
     if padding != "valid":
         if stride == 1:
             return f"{padding} padding keeps W = {size}"
-        return f"{padding} padding, stride {stride}: ceil(W / S) = ceil({size} / {stride}) = {math.ceil(size / stride)}"
+        worked = f"ceil({size} / {stride}) = {math.ceil(size / stride)}"
+        return f"{padding} padding, stride {stride}: ceil(W / S) = {worked}"
     span = dilation * (kernel - 1) + 1
     note = f" (dilated kernel F = {span})" if dilation > 1 else ""
     if pooling and kernel == stride:
@@ -606,7 +609,8 @@ def _size_rule(size, kernel, stride, padding, pooling, dilation=1) -> str:
     if stride == 1:
         return f"valid padding{note}: W − F + 1 = {size} − {span} + 1 = {size - span + 1}"
     out = (size - span) // stride + 1
-    return f"valid padding{note}, stride {stride}: floor((W − F) / S) + 1 = floor(({size} − {span}) / {stride}) + 1 = {out}"
+    worked = f"floor(({size} − {span}) / {stride}) + 1 = {out}"
+    return f"valid padding{note}, stride {stride}: floor((W − F) / S) + 1 = {worked}"
 
 
 def _spatial_rules(layer, full_shape, pooling: bool) -> str:
@@ -708,10 +712,10 @@ def summary_quiz(model: keras.Model, answers) -> bool:
         elif shape == row.output_shape:
             print(f"  ✅ output shape {row.shape_text} — {_shape_rule(layer, row.output_shape)}")
         else:
-            print(
-                f"  ❌ output shape {_shape_text(shape)} is wrong — {_shape_rule(layer, row.output_shape)}"
-                f" → {row.shape_text}"
-            )
+            rule = _shape_rule(layer, row.output_shape)
+            if not rule.endswith(row.shape_text):
+                rule += f" → {row.shape_text}"
+            print(f"  ❌ output shape {_shape_text(shape)} is wrong — {rule}")
             layer_right = False
         if count is None:
             print("  … parameter count not answered yet")

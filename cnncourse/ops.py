@@ -95,7 +95,10 @@ def _check_padding(padding, allow_explicit: bool = True):
         return name
     if allow_explicit and isinstance(padding, Integral) and not isinstance(padding, bool):
         return _check_whole_number(padding, "padding", minimum=0)
-    expected = "'valid', 'same' or an int >= 0" if allow_explicit else "'valid' or 'same' (like Keras pooling layers)"
+    if allow_explicit:
+        expected = "'valid', 'same' or an int >= 0"
+    else:
+        expected = "'valid' or 'same' (like Keras pooling layers)"
     raise TypeError(f"padding must be {expected}, got {padding!r} of type {type(padding).__name__}.")
 
 

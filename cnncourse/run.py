@@ -3,6 +3,7 @@
     python -m cnncourse.run --profile quick                 # every chapter
     python -m cnncourse.run --profile full 06 07            # chosen chapters
     python -m cnncourse.run --profile quick 02 -p seed 1    # extra parameters
+    python -m cnncourse.run --profile quick --prepare-only _build/ci-notebooks
 
 The book shows stored outputs, so each notebook carries a record of the run
 that made them (profile, backend, device, versions, date, duration and a hash
@@ -154,14 +155,34 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
     return duration
 
 
+def prepare(paths, folder: Path, parameters: dict) -> None:
+    """Copy chapters into ``folder`` with papermill's parameters cell injected.
+
+    The copies keep their stored outputs, which nbval compares with a fresh
+    run for the cells marked ``# NBVAL_CHECK_OUTPUT``.
+    """
+    import papermill
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        papermill.execute_notebook(str(path), str(folder / path.name), parameters=parameters,
+                                   prepare_only=True, progress_bar=False, kernel_name="python3")
+    print(f"prepared {len(paths)} chapter(s) in {folder} with {parameters}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter file names or prefixes (default: all)")
     parser.add_argument("--profile", choices=("quick", "full"), required=True)
+    parser.add_argument("--prepare-only", metavar="FOLDER", type=Path,
+                        help="only inject the parameters into copies in FOLDER (for nbval in CI)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a papermill parameter to inject (recorded in the run metadata)")
     arguments = parser.parse_args(argv)
     parameters = {name: _literal(value) for name, value in arguments.parameter}
+    if arguments.prepare_only:
+        prepare(chapter_paths(arguments.chapters), arguments.prepare_only, {"profile": arguments.profile, **parameters})
+        return 0
     timings, failed = [], []
     for path in chapter_paths(arguments.chapters):
         print(f"running {path.name} with the {arguments.profile} profile ...", flush=True)

@@ -1,0 +1,483 @@
+"""Tests of cnncourse.models: the course's parameter totals, the layer table, the quiz and the diagram."""
+
+import math
+import shutil
+import sys
+from functools import lru_cache
+
+import keras
+import pytest
+
+from cnncourse import models
+from cnncourse.models import build, layer_table, names, plot_diagram, summary_quiz, summary_quiz_template
+
+
+@lru_cache(maxsize=None)
+def built(name):
+    """Each named model once per test run: building is the slow part of these tests."""
+    return build(name)
+
+
+def conv(kernel, channels, filters):
+    """Parameters of a square convolution with bias, worked out by hand in the tests."""
+    return (kernel * kernel * channels + 1) * filters
+
+
+def dense(inputs, units):
+    return inputs * units + units
+
+
+def weight_count(weights):
+    return sum(math.prod(weight.shape) for weight in weights)
+
+
+def shown_layers(model):
+    return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+
+
+def test_names_lists_every_model_in_course_order():
+    assert names() == [
+        "seed000_cifar10",
+        "seed001_mnist_base",
+        "seed001_mnist",
+        "seed002_horses_humans",
+        "seed003_dimension_walk",
+        "seed003_cifar10",
+        "seed004_cifar10",
+        "dense_cifar10",
+        "small_dense",
+        "small_convnet",
+    ]
+
+
+TOTALS = {
+    "seed000_cifar10": 4_210_090,
+    "seed001_mnist_base": 55_744,
+    "seed001_mnist": 93_322,
+    "seed002_horses_humans": 2_617_665,
+    "seed003_dimension_walk": 8_228,
+    "seed003_cifar10": 631_658,
+    "seed004_cifar10": 122_570,
+    "dense_cifar10": 1_707_274,
+    "small_dense": 50_890,
+    "small_convnet": 50_186,
+}
+
+
+def test_every_model_has_a_total():
+    assert sorted(TOTALS) == sorted(names())
+
+
+@pytest.mark.parametrize("name", list(TOTALS))
+def test_totals_through_keras_and_layer_table(name):
+    model = built(name)
+    table = layer_table(model)
+    assert model.count_params() == TOTALS[name]
+    assert table.total == TOTALS[name]
+    assert table.trainable == TOTALS[name] and table.non_trainable == 0
+    assert str(table).splitlines()[-1] == f"Total: {TOTALS[name]:,} parameters ({TOTALS[name]:,} trainable)"
+
+
+def test_seed004_total_from_the_formulas():
+    # 32x32 -> conv 30 -> pool 15 -> conv 13 -> pool 6 -> conv 4: 4*4*64 features.
+    expected = conv(3, 3, 32) + conv(3, 32, 64) + conv(3, 64, 64) + dense(4 * 4 * 64, 64) + dense(64, 10)
+    assert expected == 122_570
+    assert built("seed004_cifar10").count_params() == expected
+    assert layer_table(built("seed004_cifar10")).total == expected
+
+
+# Output shape and parameter count of every layer, as a learner writes them.
+LAYERS = {
+    "seed000_cifar10": [
+        ((32, 32, 32), 896),
+        ((32, 32, 32), 0),
+        ((32, 32, 32), 9_248),
+        ((16, 16, 32), 0),
+        ((8_192,), 0),
+        ((512,), 4_194_816),
+        ((512,), 0),
+        ((10,), 5_130),
+    ],
+    "seed001_mnist_base": [
+        ((26, 26, 32), 320),
+        ((13, 13, 32), 0),
+        ((11, 11, 64), 18_496),
+        ((5, 5, 64), 0),
+        ((3, 3, 64), 36_928),
+    ],
+    "seed001_mnist": [
+        ((26, 26, 32), 320),
+        ((13, 13, 32), 0),
+        ((11, 11, 64), 18_496),
+        ((5, 5, 64), 0),
+        ((3, 3, 64), 36_928),
+        ((576,), 0),
+        ((64,), 36_928),
+        ((10,), 650),
+    ],
+    "seed002_horses_humans": [
+        ((98, 98, 32), 896),
+        ((49, 49, 32), 0),
+        ((47, 47, 64), 18_496),
+        ((23, 23, 64), 0),
+        ((21, 21, 128), 73_856),
+        ((10, 10, 128), 0),
+        ((8, 8, 256), 295_168),
+        ((4, 4, 256), 0),
+        ((4_096,), 0),
+        ((512,), 2_097_664),
+        ((256,), 131_328),
+        ((1,), 257),
+    ],
+    "seed003_dimension_walk": [
+        ((28, 28, 16), conv(5, 3, 16)),
+        ((14, 14, 16), 0),
+        ((14, 14, 8), conv(3, 16, 8)),
+        ((7, 7, 8), 0),
+        ((5, 5, 4), conv(3, 8, 4)),
+        ((100,), 0),
+        ((50,), dense(100, 50)),
+        ((10,), dense(50, 10)),
+    ],
+    "seed003_cifar10": [
+        ((32, 32, 64), 1_792),
+        ((32, 32, 64), 36_928),
+        ((16, 16, 64), 0),
+        ((16, 16, 32), 18_464),
+        ((16, 16, 32), 9_248),
+        ((8, 8, 32), 0),
+        ((8, 8, 16), 4_624),
+        ((8, 8, 16), 2_320),
+        ((1_024,), 0),
+        ((512,), 524_800),
+        ((64,), 32_832),
+        ((10,), 650),
+    ],
+    "seed004_cifar10": [
+        ((30, 30, 32), conv(3, 3, 32)),
+        ((15, 15, 32), 0),
+        ((13, 13, 64), conv(3, 32, 64)),
+        ((6, 6, 64), 0),
+        ((4, 4, 64), conv(3, 64, 64)),
+        ((1_024,), 0),
+        ((64,), dense(1_024, 64)),
+        ((10,), dense(64, 10)),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_per_layer_shapes_and_counts(name):
+    model = built(name)
+    rows = layer_table(model).rows
+    assert [(row.output_shape, row.params) for row in rows] == LAYERS[name]
+    assert [layer.count_params() for layer in shown_layers(model)] == [count for _, count in LAYERS[name]]
+    assert sum(count for _, count in LAYERS[name]) == TOTALS[name]
+
+
+def test_dimension_walk_shapes_as_text():
+    shapes = [row.shape_text for row in layer_table(built("seed003_dimension_walk")).rows]
+    assert shapes == ["28×28×16", "14×14×16", "14×14×8", "7×7×8", "5×5×4", "100", "50", "10"]
+
+
+@pytest.mark.parametrize("name", names())
+def test_table_agrees_with_keras_for_every_model(name):
+    model = built(name)
+    table = layer_table(model)
+    layers = shown_layers(model)
+    assert [row.name for row in table.rows] == [layer.name for layer in layers]
+    for row, layer in zip(table.rows, layers):
+        assert row.params == layer.count_params(), row
+        assert row.trainable == weight_count(layer.trainable_weights), row
+        assert row.output_shape == tuple(layer.output.shape[1:])
+        assert row.formula == "no weights" or row.formula.endswith(f"= {row.params:,}")
+    assert table.total == model.count_params()
+    assert table.trainable == weight_count(model.trainable_weights)
+    assert table.non_trainable == weight_count(model.non_trainable_weights)
+
+
+def test_seed000_softmax_by_default_and_sigmoid_reproduces_the_source():
+    assert built("seed000_cifar10").layers[-1].activation is keras.activations.softmax
+    defect = build("seed000_cifar10", output_activation="sigmoid")
+    assert defect.layers[-1].activation is keras.activations.sigmoid
+    assert defect.count_params() == 4_210_090
+    with pytest.raises(ValueError, match="softmax"):
+        build("seed000_cifar10", output_activation="relu")
+
+
+def test_seed000_keeps_the_max_norm_constraints():
+    layers = built("seed000_cifar10").layers
+    constrained = [layer.name for layer in layers if getattr(layer, "kernel_constraint", None) is not None]
+    assert constrained == ["conv1", "conv2", "dense"]
+
+
+def test_models_are_built_and_ready_for_summary():
+    model = built("seed001_mnist")
+    assert model.built and model.inputs[0].shape == (None, 28, 28, 1)
+    model.summary(print_fn=lambda *args, **kwargs: None)
+
+
+def test_options_input_shape_num_classes_and_hidden_units():
+    model = build("seed001_mnist", input_shape=(28, 28, 1), num_classes=5)
+    assert model.outputs[0].shape == (None, 5)
+    assert build("small_dense", input_shape=[32, 32, 3]).inputs[0].shape == (None, 32, 32, 3)
+    wide = build("dense_cifar10", hidden_units=(128,))
+    assert wide.count_params() == dense(32 * 32 * 3, 128) + dense(128, 10)
+    assert build("small_convnet", filters=(8, 16)).count_params() == (
+        conv(3, 1, 8) + conv(3, 8, 16) + dense(7 * 7 * 16, 10)
+    )
+
+
+def test_small_dense_and_small_convnet_have_similar_budgets():
+    dense_budget = built("small_dense").count_params()
+    conv_budget = built("small_convnet").count_params()
+    assert dense_budget == dense(28 * 28, 64) + dense(64, 10)
+    assert conv_budget == conv(3, 1, 32) + conv(3, 32, 64) + dense(7 * 7 * 64, 10)
+    for budget in (dense_budget, conv_budget):
+        assert 50_000 <= budget <= 100_000
+    assert max(dense_budget, conv_budget) / min(dense_budget, conv_budget) <= 1.2
+    for name in ("small_dense", "small_convnet"):
+        assert built(name).outputs[0].shape == (None, 10)
+        assert built(name).layers[-1].activation is keras.activations.softmax
+
+
+def branch_model():
+    """A Functional model with two convolution paths, normalization and cheap convolutions."""
+    layers = keras.layers
+    image = keras.Input((16, 16, 3), name="image")
+    left = layers.Conv2D(8, 3, padding="same", name="left")(image)
+    right = layers.Conv2D(8, 1, use_bias=False, name="right")(image)
+    x = layers.Add(name="add")([left, right])
+    x = layers.BatchNormalization(name="batch_norm")(x)
+    x = layers.SeparableConv2D(16, 3, name="separable")(x)
+    x = layers.DepthwiseConv2D(3, depth_multiplier=2, name="depthwise")(x)
+    x = layers.Conv2D(8, 3, groups=4, name="grouped")(x)
+    x = layers.Conv2DTranspose(4, 2, strides=2, name="transposed")(x)
+    x = layers.LayerNormalization(name="layer_norm")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    output = layers.Dense(3, use_bias=False, name="output")(x)
+    return keras.Model(image, output, name="branch")
+
+
+def test_functional_model_with_branch_batch_norm_and_cheap_convolutions():
+    model = branch_model()
+    model.get_layer("left").trainable = False
+    table = layer_table(model)
+    rows = {row.name: row for row in table.rows}
+    assert "image" not in rows
+    assert rows["left"].formula == "(3·3·3 + 1)·8 = 224"
+    assert rows["right"].formula == "1·1·3·8 = 24"
+    assert rows["add"].formula == "no weights"
+    assert rows["batch_norm"].formula == "4·8 = 32 (2·8 = 16 trainable)"
+    assert rows["separable"].formula == "3·3·8 + 8·16 + 16 = 216"
+    assert rows["depthwise"].formula == "(3·3 + 1)·16·2 = 320"
+    assert rows["depthwise"].output_shape == (12, 12, 32)
+    assert rows["grouped"].formula == "(3·3·8 + 1)·8 = 584 (4 groups of 8 input channels)"
+    assert rows["transposed"].formula == "(2·2·8 + 1)·4 = 132"
+    assert rows["layer_norm"].formula == "from its weights"
+    assert rows["output"].formula == "4·3 = 12"
+    assert rows["left"].trainable == 0
+    for layer in shown_layers(model):
+        assert rows[layer.name].params == layer.count_params(), layer.name
+        assert rows[layer.name].trainable == weight_count(layer.trainable_weights), layer.name
+    assert table.total == model.count_params()
+    assert table.trainable == weight_count(model.trainable_weights)
+    assert table.non_trainable == weight_count(model.non_trainable_weights) == 224 + 16
+    assert table.total_line().endswith(f"({table.trainable:,} trainable, 240 non-trainable)")
+
+
+def test_one_and_three_dimensional_convolutions():
+    layers = keras.layers
+    series = keras.Sequential(
+        [
+            keras.Input((20, 3)),
+            layers.Conv1D(4, 5, name="c1"),
+            layers.SeparableConv1D(2, 3, depth_multiplier=2, name="s1"),
+        ]
+    )
+    volume = keras.Sequential([keras.Input((6, 6, 6, 2)), layers.Conv3D(3, 3, name="c3")])
+    rows = layer_table(series).rows + layer_table(volume).rows
+    assert [row.formula for row in rows] == [
+        "(5·3 + 1)·4 = 64",
+        "3·4·2 + 4·2·2 + 2 = 42",
+        "(3·3·3·2 + 1)·3 = 165",
+    ]
+    assert [row.params for row in rows] == [
+        layer.count_params() for layer in [*series.layers, *volume.layers]
+    ]
+
+
+EXPECTED_SEED001_TABLE = """\
+Layer    Type          Output shape  Params  Formula
+-------  ------------  ------------  ------  ------------------------
+conv1    Conv2D        26×26×32         320  (3·3·1 + 1)·32 = 320
+pool1    MaxPooling2D  13×13×32           0  no weights
+conv2    Conv2D        11×11×64      18,496  (3·3·32 + 1)·64 = 18,496
+pool2    MaxPooling2D  5×5×64             0  no weights
+conv3    Conv2D        3×3×64        36,928  (3·3·64 + 1)·64 = 36,928
+flatten  Flatten       576                0  no weights
+dense    Dense         64            36,928  576·64 + 64 = 36,928
+output   Dense         10               650  64·10 + 10 = 650
+-------  ------------  ------------  ------  ------------------------
+Total: 93,322 parameters (93,322 trainable)"""
+
+
+def test_table_text_is_exact_and_deterministic():
+    text = str(layer_table(build("seed001_mnist")))
+    assert text == EXPECTED_SEED001_TABLE
+    assert str(layer_table(build("seed001_mnist"))) == text
+    assert layer_table(built("seed001_mnist")).to_text() == text == repr(layer_table(built("seed001_mnist")))
+    assert "\x1b" not in text and all(line == line.rstrip() for line in text.splitlines())
+
+
+def test_table_html():
+    page = layer_table(built("seed001_mnist"))._repr_html_()
+    assert page.startswith("<table") and page.endswith("</table>")
+    assert page.count("<tr>") == 1 + 8 + 1
+    assert "(3·3·1 + 1)·32 = 320" in page and "Total: 93,322 parameters" in page
+
+
+def right_answers(model):
+    return [(row.output_shape, row.params) for row in layer_table(model).rows]
+
+
+def test_quiz_right_answers(capsys):
+    model = built("seed001_mnist")
+    assert summary_quiz(model, right_answers(model)) is True
+    out = capsys.readouterr().out
+    assert out.count("✅") == 16 and "❌" not in out
+    assert "Score: 8 of 8 layers right." in out
+
+
+def test_quiz_accepts_lists_and_a_bare_int_for_flat_shapes(capsys):
+    model = built("seed001_mnist")
+    answers = [(list(shape), count) for shape, count in right_answers(model)]
+    answers[5] = (576, 0)
+    assert summary_quiz(model, answers) is True
+
+
+def test_quiz_wrong_shape_explains_the_output_size_rule(capsys):
+    model = built("seed001_mnist")
+    answers = right_answers(model)
+    answers[0] = ((28, 28, 32), 320)
+    answers[1] = ((26, 26, 32), 0)
+    assert summary_quiz(model, answers) is False
+    wrong = [line for line in capsys.readouterr().out.splitlines() if "❌" in line]
+    assert len(wrong) == 2
+    assert "W − F + 1 = 28 − 3 + 1 = 26" in wrong[0] and "26×26×32" in wrong[0]
+    assert "floor(W / 2) = floor(26 / 2) = 13" in wrong[1] and "13×13×32" in wrong[1]
+
+
+def test_quiz_same_padding_rule(capsys):
+    model = built("seed003_dimension_walk")
+    answers = right_answers(model)
+    answers[2] = ((12, 12, 8), conv(3, 16, 8))
+    assert summary_quiz(model, answers) is False
+    assert "same padding keeps W = 14" in capsys.readouterr().out
+
+
+def test_quiz_wrong_count_shows_the_formula(capsys):
+    model = built("seed001_mnist")
+    answers = right_answers(model)
+    answers[0] = ((26, 26, 32), 288)
+    answers[6] = ((64,), 36_864)
+    assert summary_quiz(model, answers) is False
+    wrong = [line for line in capsys.readouterr().out.splitlines() if "❌" in line]
+    assert len(wrong) == 2
+    assert "288 parameters is wrong" in wrong[0] and "(3·3·1 + 1)·32 = 320" in wrong[0]
+    assert "576·64 + 64 = 36,928" in wrong[1]
+
+
+def test_quiz_unanswered_rows(capsys):
+    model = built("seed001_mnist")
+    template = summary_quiz_template(model)
+    assert template == [(None, None)] * 8
+    assert summary_quiz(model, template) is False
+    out = capsys.readouterr().out
+    assert out.count("… not answered yet") == 8
+    answers = right_answers(model)
+    answers[2] = ((11, 11, 64), None)
+    assert summary_quiz(model, answers) is False
+    assert "… parameter count not answered yet" in capsys.readouterr().out
+
+
+def test_quiz_rejects_answers_of_the_wrong_length():
+    model = built("seed001_mnist")
+    with pytest.raises(ValueError, match="has 8 layers"):
+        summary_quiz(model, [(None, None)] * 7)
+    with pytest.raises(TypeError, match="pair"):
+        summary_quiz(model, [None] * 8)
+    with pytest.raises(TypeError, match="list"):
+        summary_quiz(model, "answers")
+
+
+def test_unknown_name_lists_the_valid_names():
+    with pytest.raises(ValueError) as error:
+        build("seed001_minst")
+    message = str(error.value)
+    assert "Did you mean 'seed001_mnist'?" in message
+    assert all(name in message for name in names())
+    with pytest.raises(TypeError, match="seed000_cifar10"):
+        build(1)
+
+
+def test_bad_options():
+    with pytest.raises(TypeError, match="input_shape, num_classes"):
+        build("seed001_mnist", classes=10)
+    with pytest.raises(TypeError, match="input_shape"):
+        build("seed002_horses_humans", num_classes=2)
+    with pytest.raises(ValueError, match="input_shape"):
+        build("seed001_mnist", input_shape=(28, 28))
+    with pytest.raises(TypeError, match="num_classes"):
+        build("seed001_mnist", num_classes=10.0)
+    with pytest.raises(ValueError, match="hidden_units"):
+        build("dense_cifar10", hidden_units=(512, 0))
+
+
+def test_table_needs_a_built_keras_model():
+    with pytest.raises(ValueError, match="keras.Input"):
+        layer_table(keras.Sequential([keras.layers.Dense(3)]))
+    with pytest.raises(TypeError, match="Keras model"):
+        layer_table("seed001_mnist")
+
+
+def test_diagram_says_what_to_install_without_graphviz(monkeypatch):
+    monkeypatch.setattr(models.shutil, "which", lambda program: None)
+    with pytest.raises(RuntimeError) as error:
+        plot_diagram(built("seed001_mnist"))
+    message = str(error.value)
+    assert "apt-get install graphviz" in message and "brew install graphviz" in message
+    assert "Colab has both" in message
+
+
+def test_diagram_says_what_to_install_without_pydot(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pydot", None)
+    with pytest.raises(RuntimeError, match="pip install pydot"):
+        plot_diagram(built("seed001_mnist"))
+
+
+def test_diagram_wrapper_passes_the_options_and_returns_something_to_display(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_plot_model(model, to_file, show_shapes, show_layer_names):
+        calls.append((model.name, show_shapes))
+        with open(to_file, "wb") as file:
+            file.write(b"\x89PNG\r\n\x1a\n")
+
+    monkeypatch.setattr(models.shutil, "which", lambda program: "/usr/bin/dot")
+    monkeypatch.setitem(sys.modules, "pydot", object())
+    monkeypatch.setattr(keras.utils, "plot_model", fake_plot_model)
+    from IPython.display import Image
+
+    assert isinstance(plot_diagram(built("seed001_mnist")), Image)
+    assert isinstance(plot_diagram(built("seed001_mnist"), tmp_path / "m.png", show_shapes=False), Image)
+    assert plot_diagram(built("seed001_mnist"), tmp_path / "m.svg") == tmp_path / "m.svg"
+    assert calls == [("seed001_mnist", True), ("seed001_mnist", False), ("seed001_mnist", True)]
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz program dot is not installed")
+def test_diagram_writes_a_png(tmp_path):
+    pytest.importorskip("pydot")
+    target = tmp_path / "seed001_mnist.png"
+    plot_diagram(built("seed001_mnist"), target)
+    assert target.read_bytes().startswith(b"\x89PNG")

@@ -1,0 +1,80 @@
+"""The committed chapters: outputs of a real, current, top-to-bottom run.
+
+nbval passes silently on a notebook without outputs, so these checks make
+sure every chapter was executed in order, without errors, from the code that
+is committed now (the run record's code hash).
+"""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from cnncourse import run
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+NOTEBOOKS = run.chapter_paths()
+
+
+def _toc_files():
+    toc = yaml.safe_load((REPOSITORY / "_toc.yml").read_text())
+    return [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+
+
+def test_every_chapter_is_in_the_table_of_contents_and_back():
+    in_toc = set(_toc_files())
+    on_disk = {f"chapters/{path.stem}" for path in NOTEBOOKS}
+    assert on_disk == in_toc, f"only on disk: {on_disk - in_toc}; only in _toc.yml: {in_toc - on_disk}"
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def notebook(request):
+    return nbformat.read(request.param, as_version=4)
+
+
+def test_every_code_cell_ran_once_top_to_bottom(notebook):
+    counts = [cell.execution_count for cell in run.code_cells(notebook)]
+    assert None not in counts, f"{counts.count(None)} code cells were never executed"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), f"out-of-order run: {counts}"
+
+
+def test_no_stored_errors(notebook):
+    errors = [output for cell in run.code_cells(notebook) for output in cell.outputs if output.output_type == "error"]
+    assert not errors, f"stored error output: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+
+
+def test_stored_outputs_belong_to_the_current_code(notebook):
+    record = notebook.metadata.get("cnncourse", {}).get("run")
+    assert record, "no run record: execute the chapter with `python -m cnncourse.run`"
+    assert record["code_hash"] == run.code_hash(notebook), (
+        "the code changed after the recorded run; re-run it with `python -m cnncourse.run --profile quick <chapter>`"
+    )
+    assert record["profile"] in ("quick", "full")
+
+
+def test_run_record_is_shown_at_the_top(notebook):
+    course = notebook.metadata["cnncourse"]
+    top = notebook.cells[:3]
+    shown = [cell for cell in top if run.RECORD_TAG in cell.metadata.get("tags", [])]
+    assert shown, "the run-record cell must sit right under the title"
+    assert shown[0].source == run.record_text(course["run"], course["timings"])
+
+
+def test_chapter_structure(notebook):
+    tagged = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell must be tagged `parameters` (papermill)"
+    assert re.search(r'^profile: str = "auto"', tagged[0].source, re.M), "parameters must offer profile: str = \"auto\""
+    sources = "\n".join(cell.source for cell in run.code_cells(notebook))
+    assert "import cnncourse as cc" in sources
+    assert not re.search(r"^\s*(import tensorflow|from tensorflow)", sources, re.M), "chapters must stay backend-agnostic"
+    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    for heading in ("What you will learn", "Summary", "Exercises"):
+        assert heading in markdown, f"missing the {heading!r} section"
+
+
+def test_checked_cells_have_stored_outputs(notebook):
+    for cell in run.code_cells(notebook):
+        if "# NBVAL_CHECK_OUTPUT" in cell.source:
+            assert cell.outputs, f"a checked cell has no stored output to compare with:\n{cell.source[:200]}"
