@@ -358,6 +358,7 @@ def _download(spec: DatasetSpec) -> tuple[StoredFormat, dict] | None:
     """Fetch the canonical files through Keras; None if no format has URLs."""
     import keras
 
+    _keras_cache_folder().mkdir(parents=True, exist_ok=True)  # else get_file silently falls back to /tmp
     for stored in spec.formats:
         raw_files = {raw_file for files in stored.files.values() for raw_file in files}
         if not all(raw_file.url for raw_file in raw_files):
@@ -366,6 +367,7 @@ def _download(spec: DatasetSpec) -> tuple[StoredFormat, dict] | None:
             raw_file: Path(
                 keras.utils.get_file(
                     raw_file.name, origin=raw_file.url, file_hash=raw_file.sha256,
+                    cache_dir=str(_keras_cache_folder().parent),
                     cache_subdir=os.path.join("datasets", stored.folder_names[0]),
                 )
             )

@@ -33,6 +33,7 @@ __all__ = [
     "global_pool2d",
     "patch_positions",
     "receptive_field",
+    "shift_images",
 ]
 
 _PADDING_NAMES = ("valid", "same")
@@ -390,3 +391,88 @@ def global_pool2d(image, mode="average") -> np.ndarray:
     if mode == "average":
         return image.mean(axis=(0, 1))
     return image.max(axis=(0, 1))
+
+
+# --------------------------------------------------------------------------
+# Moving images around
+# --------------------------------------------------------------------------
+
+
+def _check_shift(value, name: str, count: int) -> np.ndarray:
+    """One whole-pixel shift per image: an int for all of them, or one int each."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        return np.full(count, int(value))
+    if isinstance(value, (bool, float, np.floating)):
+        raise TypeError(
+            f"{name} must be a whole number of pixels (int), got {value!r}. Shifts by a "
+            f"fraction of a pixel need interpolation; keras.layers.RandomTranslation does that."
+        )
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} must be an int or an array of ints (one per image), got {value!r} "
+            f"with dtype {array.dtype}."
+        )
+    if array.shape != (count,):
+        raise ValueError(
+            f"{name} must be one int for every image or an array with one int per image, "
+            f"i.e. shape ({count},); got shape {array.shape}."
+        )
+    return array.astype(int)
+
+
+def _shift_slices(size: int, step: int) -> tuple[slice, slice] | None:
+    """(source, destination) slices that move a line of ``size`` pixels by ``step``.
+
+    None when the shift is at least as long as the line: nothing stays inside.
+    """
+    if abs(step) >= size:
+        return None
+    if step >= 0:
+        return slice(0, size - step), slice(step, size)
+    return slice(-step, size), slice(0, size + step)
+
+
+def shift_images(images, dx, dy) -> np.ndarray:
+    """Move images ``dx`` pixels to the right and ``dy`` pixels down, filling with zeros.
+
+    This is the experiment behind "translation equivariance": the same object,
+    a few pixels to the side. Unlike ``np.roll`` nothing wraps around: what
+    leaves the frame is lost and zeros (black, the background of MNIST-style
+    images) come in from the other side, as when a camera moves.
+
+    images: a batch ``(N, H, W)`` or ``(N, H, W, C)``, or one ``(H, W)`` image.
+    dx, dy: ints (negative: left / up), the same for every image, or 1-D int
+            arrays with one shift per image (random directions, augmentation).
+
+    Returns an array of the same shape and dtype.
+    """
+    images = np.asarray(images)
+    if images.dtype.kind not in "biuf":
+        raise TypeError(
+            f"images must hold numbers (bool, int or float), got dtype {images.dtype}."
+        )
+    if images.ndim == 2:
+        if not (isinstance(dx, Integral) and isinstance(dy, Integral)):
+            raise TypeError(
+                "one (H, W) image takes one int dx and one int dy; for one shift per image "
+                "pass a batch (N, H, W) or (N, H, W, C)."
+            )
+        return shift_images(images[np.newaxis], dx, dy)[0]
+    if images.ndim not in (3, 4):
+        raise ValueError(
+            f"images must be a batch (N, H, W) or (N, H, W, C), or one (H, W) image; got shape "
+            f"{images.shape}. For one image with channels, pass image[np.newaxis]."
+        )
+    count, height, width = images.shape[:3]
+    steps_x = _check_shift(dx, "dx", count)
+    steps_y = _check_shift(dy, "dy", count)
+    shifted = np.zeros_like(images)
+    # images that move the same way are moved together, with one slice each
+    for step_x, step_y in sorted(set(zip(steps_x.tolist(), steps_y.tolist()))):
+        rows, columns = _shift_slices(height, step_y), _shift_slices(width, step_x)
+        if rows is None or columns is None:
+            continue  # moved out of the frame entirely: all zeros
+        chosen = (steps_x == step_x) & (steps_y == step_y)
+        shifted[chosen, rows[1], columns[1]] = images[chosen][:, rows[0], columns[0]]
+    return shifted

@@ -140,3 +140,237 @@ def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap
         figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+# --------------------------------------------------------------------------
+# Mechanics: which windows a layer takes, and where the parameters live
+# --------------------------------------------------------------------------
+
+_LARGEST_DRAWN_GRID = 32  # cells per side; beyond this the cells are too small to read
+
+
+def _window_colours(count: int) -> list:
+    """One distinct colour per window (qualitative for few, a rainbow for many)."""
+    if count <= 10:
+        return [plt.get_cmap("tab10")(index) for index in range(count)]
+    if count <= 20:
+        return [plt.get_cmap("tab20")(index) for index in range(count)]
+    return [plt.get_cmap("turbo")(value) for value in np.linspace(0.05, 0.95, count)]
+
+
+def _outline(axis, top: float, left: float, height: float, width: float, colour, inset: float) -> None:
+    """Draw a window's outline a little inside its cells, so neighbouring outlines stay apart."""
+    axis.add_patch(plt.Rectangle((left + inset, top + inset), width - 2 * inset, height - 2 * inset,
+                                 fill=False, edgecolor=colour, linewidth=2))
+
+
+def _setup_grid_axis(axis, rows: int, columns: int, title: str) -> None:
+    axis.set_xlim(-0.05, columns + 0.05)
+    axis.set_ylim(rows + 0.05, -0.05)  # row 0 at the top, like an image
+    axis.set_aspect("equal")
+    axis.set_xticks([])
+    axis.set_yticks([])
+    for spine in axis.spines.values():
+        spine.set_visible(False)
+    axis.set_title(title, fontsize=9)
+
+
+def sliding_windows(input_size: int = 5, kernel_size: int = 3, stride: int = 1, padding="valid",
+                    size: float = 0.42):
+    """Draw which patches a convolution takes from a square input, and the output they make.
+
+    Left: the input (white) inside its zero padding (grey cells marked 0),
+    every window outlined in its own colour with a dot at its centre; input
+    pixels that no window covers are hatched red. Right: the output grid,
+    each cell in the colour of the window that produced it. Seeing the
+    windows makes the size rules concrete: how "same" pads (the odd zero goes
+    at the bottom/right), and which pixels a large stride never looks at.
+
+    With more than 25 windows only the first row and column of windows and
+    the last window are outlined (every window still gets its dot).
+    Sizes and positions come from ``cnncourse.ops``, so the picture follows
+    the same rules as ``ops.conv2d`` and Keras.
+    """
+    from cnncourse import ops  # local import keeps `plots` free of a module-level dependency cycle
+
+    count = ops.output_size(input_size, kernel_size, stride, padding)  # checks every argument
+    if isinstance(padding, str):
+        before, after = ops.same_padding(input_size, kernel_size, stride) if padding.lower() == "same" else (0, 0)
+    else:
+        before = after = int(padding)
+    padded_size = before + input_size + after
+    if padded_size > _LARGEST_DRAWN_GRID:
+        raise ValueError(
+            f"the padded input would be {padded_size} cells wide, too many to draw legibly; "
+            f"use input_size + padding ≤ {_LARGEST_DRAWN_GRID} (the rules do not depend on the size)."
+        )
+    positions = ops.patch_positions(input_size, kernel_size, stride, padding)
+
+    covered = np.zeros((padded_size, padded_size), dtype=bool)
+    for top in positions:
+        for left in positions:
+            covered[top:top + kernel_size, left:left + kernel_size] = True
+
+    width = size * (padded_size + count) + 1.2
+    height = size * padded_size + 1.1
+    figure, (input_axis, output_axis) = plt.subplots(
+        1, 2, figsize=(width, height), gridspec_kw=dict(width_ratios=[padded_size, max(count, 1)])
+    )
+    text_size = max(5, min(9, 70 / padded_size))
+    for row in range(padded_size):
+        for column in range(padded_size):
+            inside = before <= row < before + input_size and before <= column < before + input_size
+            face = "white" if inside else "0.85"
+            hatch = "////" if inside and not covered[row, column] else None
+            edge = "tab:red" if hatch else "0.6"
+            input_axis.add_patch(plt.Rectangle((column, row), 1, 1, facecolor=face, edgecolor=edge,
+                                               linewidth=0.6, hatch=hatch))
+            if not inside:
+                input_axis.text(column + 0.5, row + 0.5, "0", ha="center", va="center",
+                                fontsize=text_size, color="0.45")
+
+    windows = [(row_index, column_index) for row_index in range(count) for column_index in range(count)]
+    colours = _window_colours(len(windows))
+    outline_all = len(windows) <= 25
+    for number, (row_index, column_index) in enumerate(windows):
+        top, left = positions[row_index], positions[column_index]
+        colour = colours[number]
+        last = number == len(windows) - 1
+        if outline_all or row_index == 0 or column_index == 0 or last:
+            _outline(input_axis, top, left, kernel_size, kernel_size, colour, inset=0.06 + 0.07 * (number % 3))
+        centre = kernel_size / 2
+        input_axis.plot(left + centre, top + centre, "o", color=colour, markersize=max(3, 10 - padded_size / 3))
+        output_axis.add_patch(plt.Rectangle((column_index, row_index), 1, 1, facecolor=colour, alpha=0.55,
+                                            edgecolor="0.3", linewidth=0.8))
+
+    padding_text = padding if isinstance(padding, str) else f"{padding} zeros per side"
+    zeros = f"zeros added per axis: {before} before, {after} after"
+    if not outline_all:
+        zeros += "\n(outlines: first row and column of windows, and the last one)"
+    if not covered[before:before + input_size, before:before + input_size].all():
+        zeros += "\nhatched: input pixels no window covers"
+    _setup_grid_axis(
+        input_axis, padded_size, padded_size,
+        f"input {input_size}×{input_size}, kernel {kernel_size}×{kernel_size}, stride {stride}, "
+        f"padding {padding_text!r}\n{zeros}",
+    )
+    _setup_grid_axis(output_axis, count, count, f"output {count}×{count}\n({count * count} windows)")
+    figure.tight_layout()
+    return figure
+
+
+def pooling_windows(image, pool_size: int = 2, stride: int | None = None, mode: str = "max",
+                    size: float = 0.5):
+    """Show a small matrix, the pooling windows on it and the pooled result, numbers written in.
+
+    Each window is outlined in its own colour; for max and min pooling the
+    value the window keeps is circled, for average pooling every value counts.
+    Cells no window covers (when the size is not a multiple of the stride)
+    are hatched: "valid" pooling simply drops them. The output is computed by
+    ``ops.pool2d``, the course's checked reference.
+    """
+    from cnncourse import ops  # local import keeps `plots` free of a module-level dependency cycle
+
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"image must be a 2-D matrix (height, width), got shape {image.shape}; "
+                         "for one channel of a feature map pass image[:, :, channel].")
+    if max(image.shape) > 16:
+        raise ValueError(f"image is {image.shape[0]}×{image.shape[1]}: at most 16×16 fits with its numbers written in.")
+    stride = pool_size if stride is None else stride
+    pooled = ops.pool2d(image, pool_size, stride, padding="valid", mode=mode)  # checks the arguments
+    rows = ops.patch_positions(image.shape[0], pool_size, stride)
+    columns = ops.patch_positions(image.shape[1], pool_size, stride)
+
+    covered = np.zeros(image.shape, dtype=bool)
+    for top in rows:
+        for left in columns:
+            covered[top:top + pool_size, left:left + pool_size] = True
+
+    def written(value) -> str:
+        return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+    height, width = image.shape
+    figure, (input_axis, output_axis) = plt.subplots(
+        1, 2, figsize=(size * (width + len(columns)) + 1.2, size * height + 1.0),
+        gridspec_kw=dict(width_ratios=[width, max(len(columns), 1)]),
+    )
+    text_size = max(6, min(10, 90 / max(height, width)))
+    shade = plt.get_cmap("Blues")
+    low, high = float(image.min()), float(image.max())
+    for (row, column), value in np.ndenumerate(image):
+        level = 0.1 + 0.5 * (float(value) - low) / ((high - low) or 1.0)
+        hatch = None if covered[row, column] else "////"
+        input_axis.add_patch(plt.Rectangle((column, row), 1, 1, facecolor=shade(level), edgecolor="0.6",
+                                           linewidth=0.6, hatch=hatch))
+        input_axis.text(column + 0.5, row + 0.5, written(value), ha="center", va="center", fontsize=text_size)
+
+    windows = [(row_index, column_index) for row_index in range(len(rows)) for column_index in range(len(columns))]
+    colours = _window_colours(len(windows))
+    for number, (row_index, column_index) in enumerate(windows):
+        top, left = rows[row_index], columns[column_index]
+        colour = colours[number]
+        _outline(input_axis, top, left, pool_size, pool_size, colour, inset=0.05 + 0.08 * (number % 2))
+        if mode in ("max", "min"):
+            window = image[top:top + pool_size, left:left + pool_size]
+            pick = np.argmax(window) if mode == "max" else np.argmin(window)
+            row_offset, column_offset = np.unravel_index(pick, window.shape)
+            input_axis.add_patch(plt.Circle((left + column_offset + 0.5, top + row_offset + 0.5), 0.38,
+                                            fill=False, edgecolor=colour, linewidth=1.8))
+        output_axis.add_patch(plt.Rectangle((column_index, row_index), 1, 1, facecolor=colour, alpha=0.35,
+                                            edgecolor="0.3", linewidth=0.8))
+        output_axis.text(column_index + 0.5, row_index + 0.5, written(pooled[row_index, column_index]),
+                         ha="center", va="center", fontsize=text_size)
+
+    note = "circled: the value each window keeps" if mode in ("max", "min") else "each output is its window's mean"
+    if not covered.all():
+        note += "\nhatched: cells no window covers (dropped)"
+    _setup_grid_axis(input_axis, height, width,
+                     f"input {height}×{width}, {mode} pooling {pool_size}×{pool_size}, stride {stride}\n{note}")
+    _setup_grid_axis(output_axis, len(rows), len(columns), f"output {len(rows)}×{len(columns)}")
+    figure.tight_layout()
+    return figure
+
+
+def parameter_bars(model, log_scale: bool = False):
+    """Horizontal bars of each layer's parameter count, labelled with its share of the total.
+
+    ``model`` is a built Keras model or the name of one of the course's
+    models (see ``cnncourse.models.names()``). In most small convnets the
+    first Dense layer after Flatten holds nearly all the parameters; the
+    bars make that obvious, and ``log_scale=True`` lets the small
+    convolution bars be read too (layers without weights are marked "0").
+    """
+    from cnncourse import models  # local import: plots stays importable without building models
+
+    if isinstance(model, str):
+        model = models.build(model)
+    if not isinstance(log_scale, bool):
+        raise TypeError(f"log_scale must be True or False, got {log_scale!r}.")
+    table = models.layer_table(model)  # checks that it is a built Keras model
+    if not table.rows:
+        raise ValueError(f"model {model.name!r} has no layers to draw.")
+    names = [f"{row.name} ({row.layer_type})" for row in table.rows]
+    counts = np.array([row.params for row in table.rows], dtype=float)
+    positions = np.arange(len(names))
+    figure, axis = plt.subplots(figsize=(8, 0.38 * len(names) + 1.3))
+    shown = np.where(counts > 0, counts, np.nan) if log_scale else counts
+    axis.barh(positions, shown, color=["tab:orange" if count == counts.max() else "tab:blue" for count in counts])
+    axis.set_yticks(positions, names, fontsize=8)
+    axis.invert_yaxis()  # first layer at the top, like a summary
+    if log_scale:
+        axis.set_xscale("log")
+    else:  # 4,000,000 rather than "4 1e6"
+        axis.xaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:,.0f}"))
+    right_edge = counts.max() * (30 if log_scale else 1.45)
+    axis.set_xlim(0.8 if log_scale else 0, right_edge)
+    for position, count in zip(positions, counts):
+        share = 100 * count / table.total if table.total else 0.0
+        label = "0" if count == 0 else f"{count:,.0f} ({share:.1f}%)"
+        axis.text(count if count > 0 else (1 if log_scale else 0), position, "  " + label,
+                  va="center", fontsize=8)
+    axis.set_xlabel("parameters" + (" (log scale)" if log_scale else ""))
+    axis.set_title(f"{model.name}: {table.total:,} parameters", fontsize=10)
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure

@@ -9,19 +9,48 @@ tags the explorer cell ``remove-output``: one definition, two ways to see it.
 from __future__ import annotations
 
 import ipywidgets
+import matplotlib.figure
 import matplotlib.pyplot as plt
 from IPython.display import display
 
 
-def explorer(figure_function, **controls):
+def explorer(figure_function, fixed: dict | None = None, **controls):
     """Sliders/dropdowns for ``figure_function``; redraws when a control changes.
 
     ``controls`` are ipywidgets (or the abbreviations ``ipywidgets.interactive``
-    accepts, such as ``(1, 9)`` for an integer slider).
+    accepts, such as ``(1, 9)`` for an integer slider). ``fixed`` holds the
+    arguments that stay put, such as the matrix to pool, so a chapter needs
+    no lambda or ``functools.partial``.
+
+    Some combinations are impossible (a 5x5 kernel on a 3x3 input with
+    "valid" padding): the figure function's ValueError is then shown as a
+    short message instead of a traceback, because that message is the lesson.
     """
+    if not callable(figure_function):
+        raise TypeError(
+            f"figure_function must be a function that returns a matplotlib Figure, such as "
+            f"cc.plots.sliding_windows; got {figure_function!r}."
+        )
+    fixed = {} if fixed is None else fixed
+    if not isinstance(fixed, dict):
+        raise TypeError(f"fixed must be a dict of argument names to values, got {type(fixed).__name__}.")
+    if not controls:
+        raise ValueError("give at least one control, e.g. kernel_size=(1, 7) for a slider from 1 to 7.")
+    both = sorted(set(fixed) & set(controls))
+    if both:
+        raise ValueError(f"{', '.join(both)} cannot be both fixed and controlled; remove it from one of them.")
 
     def draw(**values):
-        figure = figure_function(**values)
+        try:
+            figure = figure_function(**fixed, **values)
+        except ValueError as error:
+            print(f"⚠ Not possible: {error}")
+            return
+        if not isinstance(figure, matplotlib.figure.Figure):
+            raise TypeError(
+                f"{getattr(figure_function, '__name__', 'figure_function')} returned {type(figure).__name__}, "
+                "not a matplotlib Figure; an explorer needs the figure to show it."
+            )
         display(figure)
         plt.close(figure)
 

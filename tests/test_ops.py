@@ -448,3 +448,89 @@ def test_ops_module_imports_only_numpy_and_the_standard_library():
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
     assert imported <= {"__future__", "math", "numbers", "numpy"}, imported
+
+
+# --------------------------------------------------------------------------
+# shift_images: moving images without wrap-around
+# --------------------------------------------------------------------------
+
+
+def test_shift_images_moves_right_and_down_and_fills_with_zeros():
+    image = np.arange(1, 17).reshape(4, 4)
+    shifted = ops.shift_images(image, 1, 2)
+    expected = np.zeros((4, 4), dtype=image.dtype)
+    expected[2:, 1:] = image[:2, :3]
+    np.testing.assert_array_equal(shifted, expected)
+    assert shifted.dtype == image.dtype
+
+
+def test_shift_images_does_not_wrap_around_like_np_roll():
+    image = np.zeros((5, 5))
+    image[:, 4] = 1.0  # a bright right-hand column
+    assert ops.shift_images(image, 1, 0).sum() == 0  # it leaves the frame ...
+    assert np.roll(image, 1, axis=1)[:, 0].sum() == 5  # ... where np.roll would bring it back on the left
+
+
+@pytest.mark.parametrize("dx, dy", [(3, 0), (0, -2), (-1, 4), (2, 2)])
+def test_shift_there_and_back_keeps_what_stayed_inside(dx, dy):
+    images = np.random.default_rng(0).random((3, 8, 8, 2))
+    back = ops.shift_images(ops.shift_images(images, dx, dy), -dx, -dy)
+    rows = slice(max(0, -dy), 8 - max(0, dy))
+    columns = slice(max(0, -dx), 8 - max(0, dx))
+    np.testing.assert_array_equal(back[:, rows, columns], images[:, rows, columns])
+    assert back.sum() < images.sum()  # the border that left the frame is gone for good
+
+
+def test_shift_images_one_shift_per_image_equals_shifting_each_alone():
+    images = np.random.default_rng(1).random((4, 6, 6))
+    dx, dy = np.array([1, -2, 0, 1]), np.array([0, 3, -1, 0])
+    together = ops.shift_images(images, dx, dy)
+    for index in range(4):
+        alone = ops.shift_images(images[index], int(dx[index]), int(dy[index]))
+        np.testing.assert_array_equal(together[index], alone)
+
+
+def test_shift_images_by_the_whole_size_or_more_gives_zeros():
+    images = np.ones((2, 5, 5, 1), dtype="uint8")
+    assert not ops.shift_images(images, 5, 0).any()
+    assert not ops.shift_images(images, 0, -9).any()
+    np.testing.assert_array_equal(ops.shift_images(images, 0, 0), images)
+
+
+def test_fact_a_convolution_commutes_with_a_shift_away_from_the_border():
+    """Translation equivariance: shift then convolve = convolve then shift."""
+    rng = np.random.default_rng(2)
+    image = np.zeros((12, 12))
+    image[4:8, 3:9] = rng.random((4, 6))  # an object with a black border around it
+    kernel = rng.normal(size=(3, 3))
+    for dx, dy in [(1, 0), (0, 2), (-2, 1)]:
+        convolve_then_shift = ops.shift_images(conv2d(image, kernel, padding="same"), dx, dy)
+        shift_then_convolve = conv2d(ops.shift_images(image, dx, dy), kernel, padding="same")
+        np.testing.assert_allclose(shift_then_convolve, convolve_then_shift, atol=1e-12)
+
+
+def test_fact_2x2_max_pooling_commutes_only_with_even_shifts():
+    rng = np.random.default_rng(3)
+    image = np.zeros((12, 12))
+    image[4:8, 4:8] = rng.random((4, 4))
+    pooled = pool2d(image, 2)
+    np.testing.assert_array_equal(pool2d(ops.shift_images(image, 2, 0), 2), ops.shift_images(pooled, 1, 0))
+    assert not np.array_equal(pool2d(ops.shift_images(image, 1, 0), 2), pooled)
+    assert not np.array_equal(pool2d(ops.shift_images(image, 1, 0), 2), ops.shift_images(pooled, 1, 0))
+
+
+@pytest.mark.parametrize(
+    "call, exception, message",
+    [
+        (lambda: ops.shift_images(np.zeros((2, 4, 4)), 1.5, 0), TypeError, "whole number of pixels.*RandomTranslation"),
+        (lambda: ops.shift_images(np.zeros((2, 4, 4)), True, 0), TypeError, "whole number of pixels"),
+        (lambda: ops.shift_images(np.zeros((2, 4, 4)), [1, 2, 3], 0), ValueError, r"shape \(2,\)"),
+        (lambda: ops.shift_images(np.zeros((2, 4, 4)), 0, np.array([0.5, 1.0])), TypeError, "array of ints"),
+        (lambda: ops.shift_images(np.zeros((4, 4)), np.array([1]), 0), TypeError, "one int dx"),
+        (lambda: ops.shift_images(np.zeros((1, 2, 4, 4, 1)), 1, 1), ValueError, "batch"),
+        (lambda: ops.shift_images(np.array([["a"]]), 1, 1), TypeError, "numbers"),
+    ],
+)
+def test_shift_images_bad_input_raises_a_helpful_error(call, exception, message):
+    with pytest.raises(exception, match=message):
+        call()

@@ -1,0 +1,52 @@
+"""Learner checks never raise; outcome checks fail loudly."""
+
+import numpy as np
+import pytest
+
+from cnncourse import checks
+
+
+def test_answer_right_wrong_and_unanswered(capsys):
+    checks.answer(9, 9, explanation="3x3 windows in 5x5")
+    checks.answer(8, 9, explanation="count the windows")
+    checks.answer(None, 9)
+    right, wrong, missing = capsys.readouterr().out.strip().splitlines()
+    assert right.startswith("✅") and "3x3 windows" in right
+    assert wrong.startswith("❌") and "count the windows" in wrong
+    assert "not answered yet" in missing
+
+
+def test_answer_compares_arrays_by_shape_then_values(capsys):
+    checks.answer(np.zeros((2, 2)), np.zeros((3, 3)))
+    checks.answer(np.array([[1, 2], [3, 5]]), np.array([[1, 2], [3, 4]]))
+    checks.answer(np.array([1.0, 2.0 + 1e-12]), np.array([1.0, 2.0]))
+    shape, values, close = capsys.readouterr().out.strip().splitlines()
+    assert "shape (2, 2), expected (3, 3)" in shape
+    assert "1 of 4 values differ" in values
+    assert close.startswith("✅")
+
+
+def test_answer_tolerance(capsys):
+    checks.answer(0.333, 1 / 3, tolerance=0.001)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+def test_expect_at_least_uses_the_profile_threshold(capsys):
+    checks.expect_at_least(0.8, profile="quick", quick=0.7, full=0.95, what="accuracy")
+    assert "✅" in capsys.readouterr().out
+    with pytest.raises(checks.OutcomeCheckFailed, match="below the full-profile threshold 0.95"):
+        checks.expect_at_least(0.8, profile="full", quick=0.7, full=0.95, what="accuracy")
+
+
+@pytest.mark.parametrize("value, profile, error", [
+    (float("nan"), "quick", TypeError), ("0.9", "quick", TypeError), (0.9, "auto", ValueError),
+])
+def test_expect_at_least_rejects_bad_input(value, profile, error):
+    with pytest.raises(error):
+        checks.expect_at_least(value, profile=profile, quick=0.5, full=0.9, what="accuracy")
+
+
+def test_expect_greater():
+    checks.expect_greater(0.3, 0.1, what="drop", margin=0.05)
+    with pytest.raises(checks.OutcomeCheckFailed, match="drop"):
+        checks.expect_greater(0.1, 0.3, what="drop")

@@ -1,0 +1,103 @@
+"""Run profiles, seeding, environment report and the run record."""
+
+import nbformat
+import numpy as np
+import pytest
+
+from cnncourse import config, run
+
+
+@pytest.fixture(autouse=True)
+def no_profile_override(monkeypatch):
+    monkeypatch.delenv("CNNCOURSE_PROFILE", raising=False)
+
+
+def test_auto_is_quick_without_an_accelerator(monkeypatch):
+    monkeypatch.setattr(config, "accelerator", lambda: None)
+    assert config.resolve_profile("auto")[0] == "quick"
+
+
+def test_auto_is_full_with_an_accelerator(monkeypatch):
+    monkeypatch.setattr(config, "accelerator", lambda: "gpu:0")
+    profile, reason = config.resolve_profile("auto")
+    assert profile == "full" and "gpu:0" in reason
+
+
+def test_environment_variable_overrides_auto_but_not_an_explicit_choice(monkeypatch):
+    monkeypatch.setattr(config, "accelerator", lambda: "gpu:0")
+    monkeypatch.setenv("CNNCOURSE_PROFILE", "quick")
+    assert config.resolve_profile("auto") == ("quick", "set by CNNCOURSE_PROFILE")
+    assert config.resolve_profile("full")[0] == "full"
+
+
+def test_bad_profiles_are_rejected(monkeypatch):
+    with pytest.raises(ValueError, match="profile must be one of 'quick', 'full', 'auto'"):
+        config.resolve_profile("fast")
+    monkeypatch.setenv("CNNCOURSE_PROFILE", "medium")
+    with pytest.raises(ValueError, match="CNNCOURSE_PROFILE='medium' is not a profile"):
+        config.resolve_profile("auto")
+
+
+def test_settings_pick_the_profile_values_and_explicit_overrides_win():
+    settings = config.settings("quick", quick=dict(epochs=2, train_size=100), full=dict(epochs=9, train_size=None),
+                               epochs=None, train_size=50)
+    assert (settings.profile, settings.epochs, settings.train_size) == ("quick", 2, 50)
+    assert "epochs=2" in str(settings)
+    with pytest.raises(AttributeError, match="have no 'batch_size'"):
+        settings.batch_size
+
+
+def test_settings_reject_mismatched_or_unknown_names():
+    with pytest.raises(ValueError, match="only in one of them"):
+        config.settings("quick", quick=dict(epochs=1), full=dict(epoch=1))
+    with pytest.raises(TypeError, match=r"unknown setting\(s\) \['epoch'\]"):
+        config.settings("quick", quick=dict(epochs=1), full=dict(epochs=2), epoch=3)
+
+
+def test_seeding_makes_keras_reproducible():
+    import keras
+
+    config.seed_everything(7)
+    first = keras.random.normal((3,))
+    config.seed_everything(7)
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(keras.random.normal((3,))))
+    with pytest.raises(TypeError, match="non-negative int"):
+        config.seed_everything(-1)
+
+
+def test_environment_report_names_backend_device_and_versions(capsys):
+    facts = config.report()
+    printed = capsys.readouterr().out
+    for key in ("keras", "backend", "backend_version", "device", "python"):
+        assert facts[key]
+    assert facts["backend"] in printed and facts["device"] in printed
+
+
+def test_run_record_and_code_hash():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# T"),
+        nbformat.v4.new_markdown_cell("x", metadata={"tags": ["run-record"]}),
+        nbformat.v4.new_code_cell("a = 1"),
+        nbformat.v4.new_code_cell("profile = 'quick'", metadata={"tags": ["injected-parameters"]}),
+    ])
+    before = run.code_hash(notebook)
+    assert before == run.code_hash(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("a = 1")])), \
+        "papermill's injected cell must not change the hash"
+    record = {"profile": "quick", "date": "2026-01-01", "keras": "3", "backend": "jax", "backend_version": "0.1",
+              "device": "gpu:0 (H100)", "duration_s": 42.0, "code_hash": before}
+    run.store_record(notebook, record)
+    assert "**quick**" in notebook.cells[1].source and "gpu:0 (H100)" in notebook.cells[1].source
+    assert "**full**: not recorded yet" in notebook.cells[1].source
+    notebook.cells[2].source = "a = 2"
+    assert run.code_hash(notebook) != before
+
+
+def test_store_record_requires_the_record_cell():
+    with pytest.raises(ValueError, match="run-record"):
+        run.store_record(nbformat.v4.new_notebook(), {"profile": "quick", "duration_s": 1, "device": "cpu",
+                                                      "backend": "jax", "date": "d"})
+
+
+def test_unknown_chapter_selection_lists_the_chapters():
+    with pytest.raises(SystemExit, match="no chapter matches '99'"):
+        run.chapter_paths(["99"])
