@@ -569,6 +569,20 @@ def load(
     return dataset
 
 
+def sample_photograph(grayscale: bool = False) -> np.ndarray:
+    """A real photograph that works offline: Grace Hopper, shipped with Matplotlib.
+
+    The US Navy portrait is in the public domain and is part of every
+    Matplotlib installation, so filter demonstrations need no download.
+    Returns uint8 pixels, (H, W, 3), or (H, W) with ``grayscale=True``.
+    """
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as stream, Image.open(stream) as picture:
+        return np.asarray(picture.convert("L" if grayscale else "RGB"))
+
+
 def prepare(names=tuple(DATASETS)) -> None:
     """Decode and cache datasets ahead of time (CI runs this before the chapters)."""
     for name in names:

@@ -120,6 +120,52 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
     return figure
 
 
+DISPLAY_METHODS = ("clip", "rescale", "absolute")
+
+
+def displayable(values, method: str = "clip") -> np.ndarray:
+    """Turn a filter's output, which can leave 0..255, into uint8 pixels.
+
+    ``clip`` cuts values below 0 and above 255 (loses information at both
+    ends); ``rescale`` shifts and stretches the whole range onto 0..255 (keeps
+    every difference, changes the overall brightness); ``absolute`` keeps the
+    strength of a response and drops its sign, which suits edge detectors.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if method == "clip":
+        result = np.clip(values, 0, 255)
+    elif method == "rescale":
+        low, high = values.min(), values.max()
+        result = (values - low) / ((high - low) or 1.0) * 255
+    elif method == "absolute":
+        result = np.clip(np.abs(values), 0, 255)
+    else:
+        raise ValueError(f"method must be one of {', '.join(map(repr, DISPLAY_METHODS))}, got {method!r}")
+    return np.round(result).astype(np.uint8)
+
+
+def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6):
+    """The image, then its convolution with each named kernel, shown with ``method``."""
+    from cnncourse import ops
+
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim != 2:
+        raise ValueError(f"filter_gallery takes a grey (H, W) image, got shape {image.shape}")
+    if not kernels:
+        raise ValueError("kernels must name at least one kernel, e.g. {'blur': np.ones((3, 3)) / 9}")
+    figure, axes = plt.subplots(1, len(kernels) + 1, figsize=(size * (len(kernels) + 1), size))
+    axes[0].imshow(image, cmap="gray", vmin=0, vmax=255)
+    axes[0].set_title("original", fontsize=9)
+    for axis, (name, kernel) in zip(axes[1:], kernels.items()):
+        filtered = ops.conv2d(image, np.asarray(kernel, dtype=np.float64), padding="same")
+        axis.imshow(displayable(filtered, method), cmap="gray", vmin=0, vmax=255)
+        axis.set_title(f"{name}\n[{filtered.min():.0f}, {filtered.max():.0f}] → {method}", fontsize=9)
+    for axis in axes:
+        axis.set_axis_off()
+    figure.tight_layout()
+    return figure
+
+
 def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap: str = "viridis",
                 title: str | None = None):
     """Show 2-D arrays (kernels, feature maps) side by side, each on its own scale."""
@@ -372,5 +418,98 @@ def parameter_bars(model, log_scale: bool = False):
     axis.set_xlabel("parameters" + (" (log scale)" if log_scale else ""))
     axis.set_title(f"{model.name}: {table.total:,} parameters", fontsize=10)
     axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_vs_shift(shifts, accuracies, chance: float | None = None, title: str | None = None):
+    """Test accuracy of several models against how far the test images were moved.
+
+    ``shifts`` are the distances in pixels (x axis); ``accuracies`` maps a
+    model's name to one accuracy per shift. A flat curve means the model
+    recognises an object wherever it sits; a steep one means it learned
+    *where* things are as much as *what* they are. ``chance`` draws the
+    accuracy of guessing (e.g. 0.1 for ten classes) as a floor.
+    """
+    shifts = np.asarray(shifts)
+    if shifts.ndim != 1 or len(shifts) == 0 or shifts.dtype.kind not in "iuf":
+        raise ValueError(f"shifts must be a non-empty list of numbers (pixels), got {shifts!r}")
+    if not isinstance(accuracies, dict) or not accuracies:
+        raise TypeError("accuracies must be a dict {model name: one accuracy per shift}, "
+                        f"got {type(accuracies).__name__}")
+    for name, values in accuracies.items():
+        if len(values) != len(shifts):
+            raise ValueError(f"accuracies[{name!r}] has {len(values)} values for {len(shifts)} shifts; "
+                             "give one accuracy per shift")
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    for (name, values), marker in zip(accuracies.items(), "osD^v<>"):
+        axis.plot(shifts, values, marker=marker, label=name)
+    if chance is not None:
+        axis.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:g})")
+    axis.set_xticks(shifts)
+    axis.set_xlabel("shift of the test images (pixels)")
+    axis.set_ylabel("test accuracy")
+    axis.set_ylim(0, 1)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: int = 0, dy: int = 0,
+                        labels=None, top: int = 3):
+    """Image ``images[index]`` moved by (dx, dy), and what each model believes it is.
+
+    Panels: the original, the shifted copy, then one bar chart per model of
+    its ``top`` most likely classes. With ``labels`` the bar of the true class
+    is green and the others red, so a model that changes its mind under a
+    small move is easy to spot. ``models`` maps a name to a Keras model
+    (anything with ``predict(batch, verbose=0)`` returning probabilities).
+    The batch-and-index form lets ``cc.widgets.explorer`` slide over images.
+    """
+    from cnncourse import ops  # NumPy only; imported here like models above
+
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4:
+        raise ValueError(f"images must be a batch (N, H, W) or (N, H, W, C), got shape {images.shape}; "
+                         "for one image pass image[np.newaxis]")
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(images):
+        raise ValueError(f"index must be an int from 0 to {len(images) - 1}, got {index!r}")
+    if not isinstance(models, dict) or not models:
+        raise TypeError("models must be a dict {name: Keras model}, e.g. {'dense': dense_model}")
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(class_names):
+        raise ValueError(f"top must be an int from 1 to {len(class_names)}, got {top!r}")
+    true_label = None if labels is None else int(labels[index])
+    image = images[index]
+    shifted = ops.shift_images(image[np.newaxis], dx, dy)
+    figure, axes = plt.subplots(1, 2 + len(models), figsize=(2.4 * 2 + 3.0 * len(models), 2.6),
+                                gridspec_kw=dict(width_ratios=[1, 1] + [1.5] * len(models)))
+    caption = "" if true_label is None else f"\n{class_names[true_label]}"
+    for axis, picture, title in ((axes[0], image, f"image {index}"), (axes[1], shifted[0], f"shifted by ({dx}, {dy})")):
+        shown, colour_map = _as_display_image(picture)
+        axis.imshow(shown, cmap=colour_map, vmin=0 if colour_map else None, vmax=1 if colour_map else None)
+        axis.set_title(title + caption, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    for axis, (name, model) in zip(axes[2:], models.items()):
+        probabilities = np.asarray(model.predict(shifted, verbose=0))[0]
+        if probabilities.shape != (len(class_names),):
+            raise ValueError(f"model {name!r} returned {probabilities.shape[0]} scores for "
+                             f"{len(class_names)} class names")
+        best = np.argsort(probabilities)[::-1][:top]
+        if true_label is None:
+            colours = ["tab:blue"] * top
+        else:
+            colours = ["tab:green" if class_index == true_label else "tab:red" for class_index in best]
+        axis.barh(range(top), probabilities[best], color=colours)
+        axis.set_yticks(range(top), [class_names[class_index] for class_index in best], fontsize=8)
+        axis.invert_yaxis()
+        axis.set_xlim(0, 1)
+        axis.set_xlabel("probability", fontsize=8)
+        axis.set_title(f"{name}: {class_names[best[0]]}", fontsize=9)
     figure.tight_layout()
     return figure

@@ -1,0 +1,69 @@
+"""Tests for cnncourse.widgets: explorers build, redraw and explain impossible settings."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import ipywidgets  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from cnncourse import plots, widgets  # noqa: E402
+
+
+def test_explorer_builds_one_control_per_argument_and_draws():
+    calls = []
+
+    def figure_function(kernel_size, padding):
+        calls.append((kernel_size, padding))
+        return plt.figure()
+
+    widget = widgets.explorer(figure_function, kernel_size=(1, 7), padding=["valid", "same"])
+    assert isinstance(widget, ipywidgets.interactive)
+    controls = widget.children[:-1]
+    assert len(controls) == 2
+    assert all(not getattr(control, "continuous_update", False) for control in controls)
+    assert calls, "the explorer must draw once when it is created"
+    controls[0].value = 5
+    assert calls[-1][0] == 5
+
+
+def test_explorer_passes_fixed_values():
+    matrix = np.arange(16).reshape(4, 4)
+    seen = {}
+
+    def figure_function(image, pool_size):
+        seen["image"] = image
+        return plots.pooling_windows(image, pool_size)
+
+    widgets.explorer(figure_function, fixed=dict(image=matrix), pool_size=(1, 4))
+    assert seen["image"] is matrix
+
+
+def test_explorer_shows_an_impossible_setting_as_a_message(capsys):
+    widgets.explorer(plots.sliding_windows, fixed=dict(input_size=3, padding="valid"),
+                     kernel_size=[5, 3], stride=(1, 2))
+    printed = capsys.readouterr().out
+    assert "Not possible" in printed and "does not fit" in printed
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: widgets.explorer("sliding_windows", kernel_size=(1, 3)), TypeError, "figure_function"),
+        (lambda: widgets.explorer(plots.sliding_windows), ValueError, "at least one control"),
+        (lambda: widgets.explorer(plots.sliding_windows, fixed=[3], stride=(1, 2)), TypeError, "dict"),
+        (lambda: widgets.explorer(plots.sliding_windows, fixed=dict(stride=1), stride=(1, 2)),
+         ValueError, "both fixed and controlled"),
+    ],
+)
+def test_explorer_rejects_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_explorer_refuses_a_function_that_returns_no_figure():
+    widget = widgets.explorer(lambda size: None, size=(1, 3))
+    with pytest.raises(TypeError, match="not a matplotlib Figure"):
+        widget.f(size=2)  # the redraw function the sliders call
