@@ -120,6 +120,102 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
     return figure
 
 
+def mistakes_grid(images, true_labels, probabilities, class_names, indices=None, count: int = 16,
+                  columns: int = 8, size: float = 1.5, title: str | None = None):
+    """Show wrongly classified images, captioned "predicted p / (true)".
+
+    Without ``indices`` it shows the ``count`` mistakes the model was surest
+    about (``cnncourse.training.most_confident_mistakes``): a confident
+    mistake says more about what the network learned than a hesitant one.
+    """
+    from cnncourse.training import _integer_labels, most_confident_mistakes
+
+    images, probabilities = np.asarray(images), np.asarray(probabilities)
+    true_labels = _integer_labels(true_labels)
+    if probabilities.ndim != 2 or not len(images) == len(true_labels) == len(probabilities):
+        raise ValueError(f"need one label and one row of probabilities per image: got {len(images)} images, "
+                         f"{len(true_labels)} labels and probabilities of shape {probabilities.shape}")
+    if probabilities.shape[1] != len(class_names):
+        raise ValueError(f"probabilities have {probabilities.shape[1]} columns but there are "
+                         f"{len(class_names)} class names")
+    if indices is None:
+        indices = most_confident_mistakes(true_labels, probabilities, count)
+    indices = np.asarray(indices, dtype=int)
+    if len(indices) == 0:
+        raise ValueError("there are no mistakes to show: every image was classified correctly")
+    columns = min(columns, len(indices))
+    rows = int(np.ceil(len(indices) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.35) * rows + (0.4 if title else 0)),
+                                squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, index in zip(axes.flat, indices):
+        picture, colour_map = _as_display_image(images[index])
+        axis.imshow(picture, cmap=colour_map)
+        predicted = int(probabilities[index].argmax())
+        colour = "black" if predicted == true_labels[index] else "tab:red"
+        axis.set_title(f"{class_names[predicted]} {probabilities[index, predicted]:.2f}\n"
+                       f"({class_names[true_labels[index]]})", fontsize=7, color=colour)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def compare_histories(histories: dict, metric: str = "val_accuracy", title: str | None = None,
+                      chance: float | None = None):
+    """One curve per run of the same metric, epoch by epoch, to compare models or recipes.
+
+    ``histories`` maps a label to what ``model.fit`` returns (or its
+    ``.history`` dict); runs may have different numbers of epochs.
+    """
+    if not isinstance(histories, dict) or not histories:
+        raise TypeError("histories must be a non-empty dict {label: history}")
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    for label, history in histories.items():
+        values = getattr(history, "history", history)
+        if not isinstance(values, dict) or metric not in values:
+            recorded = sorted(values) if isinstance(values, dict) else type(values).__name__
+            raise ValueError(f"the history of {label!r} has no {metric!r}; it records {recorded}")
+        axis.plot(np.arange(1, len(values[metric]) + 1), values[metric], "o-", markersize=3, label=str(label))
+    if chance is not None:
+        axis.axhline(chance, color="0.5", linestyle=":", label="chance")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel(metric.replace("_", " "))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1), title: str | None = None):
+    """Grouped bars: one group per class, one bar per series (per-class accuracy, one image's outputs...)."""
+    if not isinstance(values, dict) or not values:
+        raise TypeError("values must be a non-empty dict {label: one number per class}")
+    series = {label: np.asarray(numbers, dtype=float) for label, numbers in values.items()}
+    for label, numbers in series.items():
+        if numbers.shape != (len(class_names),):
+            raise ValueError(f"{label!r} has shape {numbers.shape}; expected one value per class "
+                             f"({len(class_names)})")
+    width = 0.8 / len(series)
+    positions = np.arange(len(class_names))
+    figure, axis = plt.subplots(figsize=(max(6, 0.7 * len(class_names)), 3.4))
+    for number, (label, numbers) in enumerate(series.items()):
+        axis.bar(positions + (number - (len(series) - 1) / 2) * width, numbers, width, label=str(label))
+    axis.set_xticks(positions, class_names, rotation=30, ha="right", fontsize=8)
+    axis.set_ylabel(ylabel)
+    if ylim is not None:
+        axis.set_ylim(*ylim)
+    axis.grid(alpha=0.3, axis="y")
+    axis.legend(fontsize=8)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
 DISPLAY_METHODS = ("clip", "rescale", "absolute")
 
 
@@ -232,7 +328,7 @@ def sliding_windows(input_size: int = 5, kernel_size: int = 3, stride: int = 1, 
     windows makes the size rules concrete: how "same" pads (the odd zero goes
     at the bottom/right), and which pixels a large stride never looks at.
 
-    With more than 25 windows only the first row and column of windows and
+    With more than 16 windows only the first row and column of windows and
     the last window are outlined (every window still gets its dot).
     Sizes and positions come from ``cnncourse.ops``, so the picture follows
     the same rules as ``ops.conv2d`` and Keras.
@@ -277,7 +373,7 @@ def sliding_windows(input_size: int = 5, kernel_size: int = 3, stride: int = 1, 
 
     windows = [(row_index, column_index) for row_index in range(count) for column_index in range(count)]
     colours = _window_colours(len(windows))
-    outline_all = len(windows) <= 25
+    outline_all = len(windows) <= 16  # beyond that the outlines hide each other
     for number, (row_index, column_index) in enumerate(windows):
         top, left = positions[row_index], positions[column_index]
         colour = colours[number]
@@ -361,7 +457,8 @@ def pooling_windows(image, pool_size: int = 2, stride: int | None = None, mode: 
             window = image[top:top + pool_size, left:left + pool_size]
             pick = np.argmax(window) if mode == "max" else np.argmin(window)
             row_offset, column_offset = np.unravel_index(pick, window.shape)
-            input_axis.add_patch(plt.Circle((left + column_offset + 0.5, top + row_offset + 0.5), 0.38,
+            radius = 0.4 - 0.07 * (number % 4)  # concentric rings when one value wins several windows
+            input_axis.add_patch(plt.Circle((left + column_offset + 0.5, top + row_offset + 0.5), radius,
                                             fill=False, edgecolor=colour, linewidth=1.8))
         output_axis.add_patch(plt.Rectangle((column_index, row_index), 1, 1, facecolor=colour, alpha=0.35,
                                             edgecolor="0.3", linewidth=0.8))
@@ -451,7 +548,7 @@ def accuracy_vs_shift(shifts, accuracies, chance: float | None = None, title: st
     axis.set_ylabel("test accuracy")
     axis.set_ylim(0, 1)
     axis.grid(alpha=0.3)
-    axis.legend()
+    axis.legend(loc="lower left", fontsize=8)  # high curves start at the left: the corner below is free
     if title:
         axis.set_title(title)
     figure.tight_layout()

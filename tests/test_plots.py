@@ -216,3 +216,58 @@ def test_shifted_predictions_rejects_bad_input(arguments, error, message):
     defaults = dict(images=np.zeros((2, 6, 6)), models={"a": _BrightnessModel()}, class_names=("zero", "one", "two"))
     with pytest.raises(error, match=message):
         plots.shifted_predictions(**dict(defaults, **arguments))
+
+
+# ---------------------------------------------------------------- results of training runs
+
+
+def test_mistakes_grid_shows_the_surest_mistakes_first():
+    images = np.arange(5 * 4 * 4, dtype=float).reshape(5, 4, 4)
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.95, 0.05], [0.3, 0.7]])
+    labels = np.array([0, 0, 0, 1, 1])
+    figure = plots.mistakes_grid(images, labels, probabilities, ("cat", "dog"), title="mistakes")
+    shown = [axis for axis in figure.axes if axis.images]
+    assert len(shown) == 3, "three of the five images are misclassified"
+    assert shown[0].get_title() == "cat 0.95\n(dog)" and shown[1].get_title() == "dog 0.80\n(cat)"
+    np.testing.assert_array_equal(shown[0].images[0].get_array(), images[3])
+    figure = plots.mistakes_grid(images, labels, probabilities, ("cat", "dog"), indices=[0])
+    assert [axis.get_title() for axis in figure.axes if axis.images] == ["cat 0.90\n(cat)"]
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (dict(labels=np.array([0, 1])), "one label and one row"),
+        (dict(class_names=("a", "b", "c")), "3 class names"),
+        (dict(labels=np.array([0, 1, 1])), "no mistakes"),
+    ],
+)
+def test_mistakes_grid_rejects_bad_input(arguments, message):
+    values = dict(images=np.zeros((3, 4, 4)), labels=np.array([1, 1, 1]),
+                  probabilities=np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]]), class_names=("a", "b"))
+    values.update(arguments)
+    with pytest.raises(ValueError, match=message):
+        plots.mistakes_grid(values["images"], values["labels"], values["probabilities"], values["class_names"])
+
+
+def test_compare_histories_draws_one_curve_per_run():
+    figure = plots.compare_histories({"dense": {"val_accuracy": [0.3, 0.4]},
+                                      "convnet": {"val_accuracy": [0.4, 0.5, 0.6]}}, chance=0.1)
+    axis = figure.axes[0]
+    assert [line.get_label() for line in axis.lines] == ["dense", "convnet", "chance"]
+    np.testing.assert_array_equal(axis.lines[1].get_xdata(), [1, 2, 3])
+    with pytest.raises(ValueError, match="records"):
+        plots.compare_histories({"dense": {"loss": [1.0]}})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plots.compare_histories([])
+
+
+def test_class_bars_draws_a_group_per_class():
+    figure = plots.class_bars({"a": [0.1, 0.5, 0.9], "b": [0.2, 0.4, 0.6]}, ("x", "y", "z"))
+    axis = figure.axes[0]
+    assert len(axis.patches) == 6 and axis.patches[2].get_height() == pytest.approx(0.9)
+    assert [label.get_text() for label in axis.get_xticklabels()] == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="one value per class"):
+        plots.class_bars({"a": [0.1, 0.2]}, ("x", "y", "z"))
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plots.class_bars({}, ("x",))
