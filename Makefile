@@ -10,6 +10,7 @@ ifneq ($(wildcard ../shared/data),)
 export CNNCOURSE_DATA ?= $(abspath ../shared/data)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+export CNNCOURSE_WIDGETS ?= off  # unattended runs: explorers print a note instead of building widgets
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: install book test unit lab run-quick run-full clean

@@ -9,6 +9,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the pages
 
-from cnncourse import checks, config, data, models, ops, plots, widgets  # noqa: E402
+from cnncourse import checks, config, data, features, models, ops, plots, training, widgets  # noqa: E402
 
 __version__ = "0.1.0"

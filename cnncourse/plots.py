@@ -80,6 +80,7 @@ def training_curves(history, metrics=("loss", "accuracy"), title: str | None = N
         if f"val_{metric}" in values:
             axis.plot(epochs, values[f"val_{metric}"], "s--", label="validation")
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))  # epochs are whole numbers
         axis.set_ylabel(metric)
         axis.grid(alpha=0.3)
         axis.legend()
@@ -172,15 +173,18 @@ def compare_histories(histories: dict, metric: str = "val_accuracy", title: str 
     if not isinstance(histories, dict) or not histories:
         raise TypeError("histories must be a non-empty dict {label: history}")
     figure, axis = plt.subplots(figsize=(6, 3.4))
-    for label, history in histories.items():
+    styles = ("-", "--", "-.", ":")  # identical runs still show as two lines
+    for number, (label, history) in enumerate(histories.items()):
         values = getattr(history, "history", history)
         if not isinstance(values, dict) or metric not in values:
             recorded = sorted(values) if isinstance(values, dict) else type(values).__name__
             raise ValueError(f"the history of {label!r} has no {metric!r}; it records {recorded}")
-        axis.plot(np.arange(1, len(values[metric]) + 1), values[metric], "o-", markersize=3, label=str(label))
+        axis.plot(np.arange(1, len(values[metric]) + 1), values[metric], marker="o", markersize=3,
+                  linestyle=styles[number % len(styles)], label=str(label))
     if chance is not None:
         axis.axhline(chance, color="0.5", linestyle=":", label="chance")
     axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     axis.set_ylabel(metric.replace("_", " "))
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)

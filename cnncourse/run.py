@@ -123,9 +123,10 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
     """Run one chapter in a fresh kernel and write its outputs back; returns seconds."""
     import papermill
 
-    from cnncourse import config
+    from cnncourse import config, widgets
 
     os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
+    os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"  # nobody moves sliders in a batch run
     resolved, _ = config.resolve_profile("auto")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -133,6 +134,7 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
         papermill.execute_notebook(
             str(path), str(output), parameters=parameters or {}, cwd=str(path.parent),
             kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
+            execution_timeout=900,
         )
         notebook = nbformat.read(output, as_version=4)
     duration = time.perf_counter() - started

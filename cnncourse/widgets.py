@@ -4,14 +4,35 @@ Each explorer wraps a plotting function of ``cc.plots`` (or of the module
 that owns the idea) with sliders. The HTML book cannot run widgets, so a
 chapter shows the same function's static figure next to the explorer, and
 tags the explorer cell ``remove-output``: one definition, two ways to see it.
+
+Unattended runs (CI, ``python -m cnncourse.run``) set ``CNNCOURSE_WIDGETS=off``:
+nobody can move a slider there, and executing widget cells headlessly can
+hang the notebook client (jupyter/nbclient#312), so the explorer only says
+where to use it.
 """
 
 from __future__ import annotations
+
+import inspect
+import os
 
 import ipywidgets
 import matplotlib.figure
 import matplotlib.pyplot as plt
 from IPython.display import display
+
+
+WIDGETS_ENVIRONMENT_VARIABLE = "CNNCOURSE_WIDGETS"
+
+
+def _defaults(figure_function) -> dict:
+    """The default values in ``figure_function``'s signature (none for builtins without one)."""
+    try:
+        parameters = inspect.signature(figure_function).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {name: parameter.default for name, parameter in parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
 
 
 def explorer(figure_function, fixed: dict | None = None, **controls):
@@ -39,6 +60,10 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
     both = sorted(set(fixed) & set(controls))
     if both:
         raise ValueError(f"{', '.join(both)} cannot be both fixed and controlled; remove it from one of them.")
+    if os.environ.get(WIDGETS_ENVIRONMENT_VARIABLE, "on") == "off":
+        print("(Interactive explorer: switched off in this unattended run. Run the notebook in JupyterLab or "
+              "Colab to use it; the figure next to it shows the same function.)")
+        return None
 
     def draw(**values):
         try:
@@ -54,6 +79,15 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
         display(figure)
         plt.close(figure)
 
+    # A slider given as a (min, max) tuple starts at the figure function's
+    # default value rather than in the middle of its range (`draw` hides the
+    # signature from ipywidgets); a dropdown starts at its first option.
+    defaults = _defaults(figure_function)
+    controls = {
+        name: ipywidgets.interactive.widget_from_abbrev(control, defaults[name])
+        if isinstance(control, tuple) and name in defaults else control
+        for name, control in controls.items()
+    }
     widget = ipywidgets.interactive(draw, {"manual": False}, **controls)
     for control in widget.children[:-1]:
         if hasattr(control, "continuous_update"):

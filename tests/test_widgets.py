@@ -12,6 +12,20 @@ import pytest  # noqa: E402
 from cnncourse import plots, widgets  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def widgets_on(monkeypatch):
+    """`make test` switches explorers off for the notebooks; these tests need them on."""
+    monkeypatch.setenv(widgets.WIDGETS_ENVIRONMENT_VARIABLE, "on")
+
+
+def test_explorer_is_a_note_in_unattended_runs(monkeypatch, capsys):
+    monkeypatch.setenv(widgets.WIDGETS_ENVIRONMENT_VARIABLE, "off")
+    assert widgets.explorer(lambda size=1: None, size=(1, 3)) is None
+    assert "switched off in this unattended run" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="at least one control"):
+        widgets.explorer(lambda size=1: None)
+
+
 def test_explorer_builds_one_control_per_argument_and_draws():
     calls = []
 
@@ -67,3 +81,17 @@ def test_explorer_refuses_a_function_that_returns_no_figure():
     widget = widgets.explorer(lambda size: None, size=(1, 3))
     with pytest.raises(TypeError, match="not a matplotlib Figure"):
         widget.f(size=2)  # the redraw function the sliders call
+
+
+def test_explorer_sliders_start_from_the_figure_functions_defaults():
+    seen = []
+
+    def figure_function(index=7, layer="conv2", scale=1.0):
+        seen.append((index, layer))
+        return plt.figure()
+
+    widget = widgets.explorer(figure_function, index=(0, 99), layer=["conv1", "conv2"])
+    values = {control.description: control.value for control in widget.children[:-1]}
+    assert values == {"index": 7, "layer": "conv1"}  # a dropdown starts at its first option
+    assert seen[0] == (7, "conv1")
+    plt.close("all")

@@ -1,0 +1,269 @@
+"""Tests of cnncourse.training: timed runs, saving/reloading, and reading results.
+
+Every model here is tiny (a 4x4 image, one Dense layer) so the whole file
+runs in seconds; saved runs go to a temporary folder, never to data/weights.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from cnncourse import training
+from cnncourse.data import Dataset
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Each test saves its runs under its own temporary cache folder."""
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "weights"
+
+
+def tiny_model(classes=2, compiled=True, loss="sparse_categorical_crossentropy"):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input(shape=(4, 4, 1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(classes, activation="softmax"),
+    ], name="tiny")
+    if compiled:
+        model.compile(optimizer=keras.optimizers.Adam(0.05), loss=loss, metrics=["accuracy"])
+    return model
+
+
+def tiny_data(count=200, seed=0):
+    """Bright images are class 1, dark ones class 0: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    images = rng.uniform(0, 0.5, (count, 4, 4, 1)).astype("float32") + 0.5 * labels[:, None, None, None]
+    return images.astype("float32"), labels
+
+
+def run_tiny(**options):
+    images, labels = tiny_data()
+    arguments = dict(epochs=3, batch_size=32, name="tiny_run", profile="quick", verbose=0)
+    arguments.update(options)
+    model = arguments.pop("model", None) or tiny_model()
+    return training.fit_and_evaluate(model, (images[:120], labels[:120]), (images[120:160], labels[120:160]),
+                                     (images[160:], labels[160:]), **arguments)
+
+
+# ---------------------------------------------------------------- fit_and_evaluate
+
+
+def test_fit_and_evaluate_trains_times_and_reports(capsys):
+    run = run_tiny(details={"optimizer": "Adam"})
+    assert run.epochs == 3
+    assert set(run.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert run.test_accuracy > 0.8, "bright/dark images are easy: the tiny model must learn them"
+    assert run.test_probabilities.shape == (40, 2)
+    assert np.array_equal(run.test_predictions, run.test_probabilities.argmax(axis=1))
+    assert run.seconds > 0 and run.device and run.loaded_from is None
+    row = run.row()
+    assert row["model"] == "tiny_run" and row["optimizer"] == "Adam" and row["train images"] == 120
+    assert row["parameters"] == 16 * 2 + 2 and row["run"] == "trained now"
+    assert "tiny_run: test accuracy" in capsys.readouterr().out
+
+
+def test_accuracy_is_computed_the_same_from_one_hot_labels():
+    images, labels = tiny_data()
+    one_hot = keras.utils.to_categorical(labels, 2)
+    run = training.fit_and_evaluate(tiny_model(loss="categorical_crossentropy"), (images[:120], one_hot[:120]),
+                                    (images[120:160], one_hot[120:160]), (images[160:], one_hot[160:]),
+                                    epochs=2, batch_size=32, name="tiny_one_hot", verbose=0)
+    assert np.array_equal(run.test_labels, labels[160:])
+    assert run.test_accuracy == pytest.approx(np.mean(run.test_predictions == labels[160:]))
+
+
+def test_train_false_reloads_the_saved_run(private_cache, capsys):
+    trained = run_tiny()
+    assert (private_cache / "tiny_run.weights.h5").exists()
+    reloaded = run_tiny(model=tiny_model(), train=False)
+    assert reloaded.loaded_from is not None and "loaded 'tiny_run'" in capsys.readouterr().out
+    assert reloaded.history == trained.history
+    assert reloaded.seconds == round(trained.seconds, 1) and reloaded.profile == "quick"
+    np.testing.assert_allclose(reloaded.test_probabilities, trained.test_probabilities, atol=1e-6)
+    assert reloaded.row()["run"] == "loaded (quick profile)"
+
+
+def test_train_false_without_a_saved_run_trains_and_says_so(capsys):
+    run = run_tiny(name="never_saved", train=False, save=False)
+    assert run.loaded_from is None
+    assert "no saved run of 'never_saved' found: training it now" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "options, error, message",
+    [
+        (dict(model=tiny_model(compiled=False)), ValueError, "compile"),
+        (dict(epochs=0), ValueError, "epochs must be a positive int"),
+        (dict(batch_size=2.5), ValueError, "batch_size"),
+        (dict(name="bad name!"), ValueError, "letters, digits"),
+        (dict(model="not a model"), TypeError, "Keras model"),
+    ],
+)
+def test_fit_and_evaluate_rejects_bad_input(options, error, message):
+    with pytest.raises(error, match=message):
+        run_tiny(**options)
+
+
+def test_fit_and_evaluate_checks_the_data_pairs():
+    images, labels = tiny_data()
+    with pytest.raises(ValueError, match="120 images but 100 labels"):
+        training.fit_and_evaluate(tiny_model(), (images[:120], labels[:100]), None, (images, labels),
+                                  epochs=1, batch_size=8)
+    with pytest.raises(TypeError, match="pair"):
+        training.fit_and_evaluate(tiny_model(), images, None, (images, labels), epochs=1, batch_size=8)
+
+
+# ---------------------------------------------------------------- saving and loading
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = tiny_model()
+    history = {"loss": [np.float32(0.7), 0.5], "accuracy": [0.5, 0.75]}
+    path = training.save_run(model, history, "round_trip", record={"profile": "full", "seconds": 3.2},
+                             folder=tmp_path)
+    assert path == tmp_path / "round_trip.history.json"
+    other = tiny_model()
+    other.set_weights([np.zeros_like(weight) for weight in other.get_weights()])
+    saved = training.load_run("round_trip", other, folders=[tmp_path])
+    assert saved["history"] == {"loss": [pytest.approx(0.7), 0.5], "accuracy": [0.5, 0.75]}
+    assert saved["run"]["profile"] == "full" and "saved_at" in saved["run"]
+    for before, after in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_float16_weights_are_smaller_and_close(tmp_path):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Dense(256)])
+    training.save_run(model, {"loss": [1.0]}, "big32", folder=tmp_path)
+    training.save_run(model, {"loss": [1.0]}, "big16", folder=tmp_path, dtype="float16")
+    size32 = (tmp_path / "big32.weights.h5").stat().st_size
+    size16 = (tmp_path / "big16.weights.h5").stat().st_size
+    assert size16 < 0.6 * size32
+    other = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Dense(256)])
+    training.load_run("big16", other, folders=[tmp_path])
+    assert other.get_weights()[0].dtype == np.float32
+    np.testing.assert_allclose(other.get_weights()[0], model.get_weights()[0], rtol=1e-3, atol=1e-4)
+
+
+def test_history_only_runs_have_no_weights(tmp_path):
+    training.save_run(None, {"loss": [1.0, 0.5]}, "curves_only", folder=tmp_path)
+    assert not (tmp_path / "curves_only.weights.h5").exists()
+    assert training.load_run("curves_only", folders=[tmp_path])["history"] == {"loss": [1.0, 0.5]}
+    with pytest.raises(ValueError, match="no weights"):
+        training.load_run("curves_only", tiny_model(), folders=[tmp_path])
+
+
+def test_load_prefers_a_full_run_then_the_newest(tmp_path):
+    mine, course = tmp_path / "mine", tmp_path / "course"
+    training.save_run(None, {"loss": [1.0]}, "choice", folder=course,
+                      record={"profile": "full", "saved_at": "2020-01-01T00:00:00+00:00"})
+    training.save_run(None, {"loss": [2.0]}, "choice", folder=mine,
+                      record={"profile": "quick", "saved_at": "2030-01-01T00:00:00+00:00"})
+    assert training.load_run("choice", folders=[mine, course])["run"]["profile"] == "full"
+    training.save_run(None, {"loss": [3.0]}, "choice", folder=mine,
+                      record={"profile": "full", "saved_at": "2030-01-01T00:00:00+00:00"})
+    assert training.load_run("choice", folders=[mine, course])["history"] == {"loss": [3.0]}
+    assert training.find_run("choice", folders=[mine, course]) == mine / "choice.history.json"
+    assert training.find_run("absent", folders=[mine, course]) is None
+
+
+def test_load_errors_say_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Train it once"):
+        training.load_run("nothing_here", folders=[tmp_path])
+    training.save_run(tiny_model(), {"loss": [1.0]}, "wrong_shape", folder=tmp_path)
+    bigger = tiny_model(classes=3)
+    with pytest.raises(ValueError, match="do not fit the model"):
+        training.load_run("wrong_shape", bigger, folders=[tmp_path])
+    with pytest.raises(TypeError, match="string"):
+        training.load_run(3)
+    with pytest.raises(ValueError, match="dtype"):
+        training.save_run(None, {"loss": [1.0]}, "x", folder=tmp_path, dtype="int8")
+    with pytest.raises(TypeError, match="history"):
+        training.save_run(None, {}, "x", folder=tmp_path)
+
+
+def test_ship_copies_runs_but_keeps_a_full_run(tmp_path, capsys):
+    source, target = tmp_path / "mine", tmp_path / "course"
+    training.save_run(tiny_model(), {"loss": [1.0]}, "shipped", folder=source, record={"profile": "quick"})
+    copied = training.ship(["shipped"], source=source, target=target)
+    assert sorted(path.name for path in copied) == ["shipped.history.json", "shipped.weights.h5"]
+    record = json.loads((target / "shipped.history.json").read_text())
+    record["run"]["profile"] = "full"
+    (target / "shipped.history.json").write_text(json.dumps(record))
+    assert training.ship(["shipped"], source=source, target=target) == []
+    assert "kept" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="run its chapter first"):
+        training.ship(["missing"], source=source, target=target)
+
+
+# ---------------------------------------------------------------- reading results
+
+
+def test_per_class_accuracy():
+    accuracy = training.per_class_accuracy([0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 0, 2], num_classes=4)
+    np.testing.assert_allclose(accuracy[:3], [0.5, 2 / 3, 1.0])
+    assert np.isnan(accuracy[3]), "a class without test images has no accuracy"
+    with pytest.raises(ValueError, match="num_classes is 2"):
+        training.per_class_accuracy([0, 2], [0, 1], num_classes=2)
+    with pytest.raises(ValueError, match="true labels"):
+        training.per_class_accuracy([0, 1], [0], num_classes=2)
+
+
+def test_most_confident_mistakes_orders_by_confidence():
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.95, 0.05], [0.3, 0.7]])
+    labels = np.array([0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(training.most_confident_mistakes(labels, probabilities), [3, 1, 2])
+    np.testing.assert_array_equal(training.most_confident_mistakes(labels, probabilities, count=1), [3])
+    with pytest.raises(ValueError, match="probabilities must be"):
+        training.most_confident_mistakes(labels[:2], probabilities)
+    with pytest.raises(ValueError, match="count"):
+        training.most_confident_mistakes(labels, probabilities, count=0)
+
+
+def test_results_table_text_and_html():
+    rows = [{"model": "dense", "test accuracy": 0.4712, "time (s)": 12.34, "parameters": 1707274},
+            {"model": "convnet", "test accuracy": 0.6954, "time (s)": None, "parameters": 631658}]
+    table = training.results_table(rows, columns=["model", "parameters", "test accuracy", "time (s)"])
+    lines = str(table).splitlines()
+    assert lines[0].split() == ["model", "parameters", "test", "accuracy", "time", "(s)"]
+    assert "1,707,274" in lines[2] and "0.4712" in lines[2] and "12.3" in lines[2]
+    assert lines[3].rstrip().endswith("–"), "a missing value shows as a dash"
+    assert "<td>convnet</td>" in table._repr_html_()
+    with pytest.raises(ValueError, match="no row has"):
+        training.results_table(rows, columns=["model", "colour"])
+    with pytest.raises(TypeError, match="non-empty"):
+        training.results_table([])
+
+
+def _dataset(source, notes=()):
+    empty = np.zeros((1, 2, 2, 1))
+    return Dataset("cifar10", empty, np.zeros(1), empty, np.zeros(1), ("a",), source, list(notes))
+
+
+def test_describe_source_names_lossy_and_carved_data():
+    assert training.describe_source(_dataset("the CIFAR-10 JPEG re-encoding (lossy: quality 75)")) == \
+        "cifar10: JPEG re-encoding (lossy)"
+    carved = _dataset("IDX files", ["the mnist training split was not available, so ..."])
+    assert training.describe_source(carved) == "cifar10: official test split, carved in two"
+    assert training.describe_source(_dataset("the original CIFAR-10")) == "cifar10: original files"
+    with pytest.raises(TypeError):
+        training.describe_source("cifar10")
+
+
+def test_uses_carved_test_split():
+    assert training.uses_carved_test_split(_dataset("IDX", ["the mnist training split was not available, ..."]))
+    assert not training.uses_carved_test_split(_dataset("IDX"))
+    with pytest.raises(TypeError):
+        training.uses_carved_test_split("mnist")
+
+
+def test_reloading_with_different_details_warns(capsys):
+    run_tiny(details={"data": "mnist: official test split, carved in two"})
+    capsys.readouterr()
+    run_tiny(model=tiny_model(), train=False, details={"data": "mnist: original files"})
+    assert "may not be comparable" in capsys.readouterr().out
