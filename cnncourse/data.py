@@ -268,6 +268,8 @@ class Dataset:
     class_names: tuple[str, ...]
     source: str
     notes: list[str] = dataclasses.field(default_factory=list)
+    lossy: bool = False  # decoded from a lossy re-encoding (the CIFAR-10 JPEG mirror)
+    carved_from_test_split: bool = False  # train and test both cut from the official test split
 
     @property
     def num_classes(self) -> int:
@@ -563,6 +565,8 @@ def load(
         class_names=spec.class_names,
         source=f"{stored.description}, from {where}",
         notes=notes,
+        lossy=stored.lossy,
+        carved_from_test_split="train" not in paths,
     )
     if verbose:
         print(dataset)

@@ -537,10 +537,9 @@ def uses_carved_test_split(dataset) -> bool:
     Such a run trains on a few thousand images instead of the official
     training set, so it cannot be held to published accuracies.
     """
-    notes = getattr(dataset, "notes", None)
-    if notes is None:
+    if not isinstance(dataset, data.Dataset):
         raise TypeError("uses_carved_test_split takes a dataset returned by cc.data.load")
-    return any("training split was not available" in note for note in notes)
+    return dataset.carved_from_test_split
 
 
 def describe_source(dataset) -> str:
@@ -549,11 +548,10 @@ def describe_source(dataset) -> str:
     Numbers measured on the lossy CIFAR-10 JPEG copy, or on MNIST's test split
     carved in two, are not comparable with published ones: the table says so.
     """
-    source = getattr(dataset, "source", None)
-    if not isinstance(source, str):
+    if not isinstance(dataset, data.Dataset):
         raise TypeError("describe_source takes a dataset returned by cc.data.load")
-    if uses_carved_test_split(dataset):
+    if dataset.carved_from_test_split:
         return f"{dataset.name}: official test split, carved in two"
-    if "lossy" in source:
+    if dataset.lossy:
         return f"{dataset.name}: JPEG re-encoding (lossy)"
     return f"{dataset.name}: original files"

@@ -205,12 +205,12 @@ def test_offline_mnist_falls_back_to_the_test_split_only_when_asked(monkeypatch,
         data.load("mnist", data_dir=MIRROR, allow_download=False, verbose=False)
     loaded = data.load("mnist", data_dir=MIRROR, allow_download=False, verbose=False, test_only_fallback=True)
     assert len(loaded.train_labels) == 8_000 and len(loaded.test_labels) == 2_000
-    assert any("TEST split" in note for note in loaded.notes)
+    assert any("TEST split" in note for note in loaded.notes) and loaded.carved_from_test_split
 
 
 @needs_mirror
 def test_cifar10_jpeg_mirror_is_reported_as_lossy_and_shuffled(monkeypatch):
     loaded = data.load("cifar10", data_dir=MIRROR, train_size=1_000, test_size=100, allow_download=False, verbose=False)
-    assert "JPEG" in loaded.source and any("lossy" in note for note in loaded.notes)
+    assert "JPEG" in loaded.source and any("lossy" in note for note in loaded.notes) and loaded.lossy
     assert loaded.train_images.shape == (1_000, 32, 32, 3)
     assert np.bincount(loaded.train_labels).tolist() == [100] * 10

@@ -240,15 +240,16 @@ def test_results_table_text_and_html():
         training.results_table([])
 
 
-def _dataset(source, notes=()):
+def _dataset(source, notes=(), lossy=False, carved=False):
     empty = np.zeros((1, 2, 2, 1))
-    return Dataset("cifar10", empty, np.zeros(1), empty, np.zeros(1), ("a",), source, list(notes))
+    return Dataset("cifar10", empty, np.zeros(1), empty, np.zeros(1), ("a",), source, list(notes),
+                   lossy=lossy, carved_from_test_split=carved)
 
 
 def test_describe_source_names_lossy_and_carved_data():
-    assert training.describe_source(_dataset("the CIFAR-10 JPEG re-encoding (lossy: quality 75)")) == \
+    assert training.describe_source(_dataset("the CIFAR-10 JPEG re-encoding (lossy: quality 75)", lossy=True)) == \
         "cifar10: JPEG re-encoding (lossy)"
-    carved = _dataset("IDX files", ["the mnist training split was not available, so ..."])
+    carved = _dataset("IDX files", ["the mnist training split was not available, so ..."], carved=True)
     assert training.describe_source(carved) == "cifar10: official test split, carved in two"
     assert training.describe_source(_dataset("the original CIFAR-10")) == "cifar10: original files"
     with pytest.raises(TypeError):
@@ -256,7 +257,7 @@ def test_describe_source_names_lossy_and_carved_data():
 
 
 def test_uses_carved_test_split():
-    assert training.uses_carved_test_split(_dataset("IDX", ["the mnist training split was not available, ..."]))
+    assert training.uses_carved_test_split(_dataset("IDX", ["the mnist training split was not available, ..."], carved=True))
     assert not training.uses_carved_test_split(_dataset("IDX"))
     with pytest.raises(TypeError):
         training.uses_carved_test_split("mnist")
