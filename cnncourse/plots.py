@@ -25,6 +25,30 @@ def _as_display_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     raise ValueError(f"an image must be (H, W), (H, W, 1) or (H, W, 3), got shape {image.shape}")
 
 
+def _captioned_grid(images, captions, colours, columns: int, size: float, title: str | None,
+                    fontsize: int, row_height: float):
+    """The one grid every image figure uses: pictures left to right, a caption on each."""
+    if not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive int, got {columns!r}")
+    count = len(images)
+    columns = min(columns, count)
+    rows = int(np.ceil(count / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, row_height * rows + (0.4 if title else 0)),
+                                squeeze=False)
+    for index, axis in enumerate(axes.flat):
+        axis.set_axis_off()
+        if index >= count:
+            continue
+        picture, colour_map = _as_display_image(images[index])
+        axis.imshow(picture, cmap=colour_map)
+        if captions is not None:
+            axis.set_title(captions[index], fontsize=fontsize, color=colours[index])
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
 def image_grid(images, labels=None, class_names=None, predictions=None, columns: int = 8,
                size: float = 1.4, title: str | None = None):
     """Show images in a grid, titled with their class (and prediction, if given).
@@ -35,30 +59,17 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
     images = np.asarray(images)
     if images.ndim not in (3, 4) or len(images) == 0:
         raise ValueError(f"images must be a non-empty batch (N, H, W[, C]), got shape {images.shape}")
-    if not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be a positive int, got {columns!r}")
-    count = len(images)
-    columns = min(columns, count)
-    rows = int(np.ceil(count / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + (0.4 if title else 0)),
-                                squeeze=False)
-    name = (lambda label: class_names[int(label)]) if class_names is not None else str
-    for index, axis in enumerate(axes.flat):
-        axis.set_axis_off()
-        if index >= count:
-            continue
-        picture, colour_map = _as_display_image(images[index])
-        axis.imshow(picture, cmap=colour_map)
-        if labels is None:
-            continue
-        caption, colour = name(labels[index]), "black"
-        if predictions is not None and int(predictions[index]) != int(labels[index]):
-            caption, colour = f"{name(predictions[index])}\n({caption})", "tab:red"
-        axis.set_title(caption, fontsize=8, color=colour)
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    return figure
+    captions = colours = None
+    if labels is not None:
+        name = (lambda label: class_names[int(label)]) if class_names is not None else str
+        captions, colours = [], []
+        for index, label in enumerate(labels[:len(images)]):
+            caption, colour = name(label), "black"
+            if predictions is not None and int(predictions[index]) != int(label):
+                caption, colour = f"{name(predictions[index])}\n({caption})", "tab:red"
+            captions.append(caption)
+            colours.append(colour)
+    return _captioned_grid(images, captions, colours, columns, size, title, fontsize=8, row_height=size)
 
 
 def training_curves(history, metrics=("loss", "accuracy"), title: str | None = None):
@@ -144,23 +155,12 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
     indices = np.asarray(indices, dtype=int)
     if len(indices) == 0:
         raise ValueError("there are no mistakes to show: every image was classified correctly")
-    columns = min(columns, len(indices))
-    rows = int(np.ceil(len(indices) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(size * columns, (size + 0.35) * rows + (0.4 if title else 0)),
-                                squeeze=False)
-    for axis in axes.flat:
-        axis.set_axis_off()
-    for axis, index in zip(axes.flat, indices):
-        picture, colour_map = _as_display_image(images[index])
-        axis.imshow(picture, cmap=colour_map)
-        predicted = int(probabilities[index].argmax())
-        colour = "black" if predicted == true_labels[index] else "tab:red"
-        axis.set_title(f"{class_names[predicted]} {probabilities[index, predicted]:.2f}\n"
-                       f"({class_names[true_labels[index]]})", fontsize=7, color=colour)
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    return figure
+    predicted = probabilities[indices].argmax(axis=1)
+    captions = [f"{class_names[p]} {probabilities[i, p]:.2f}\n({class_names[true_labels[i]]})"
+                for i, p in zip(indices, predicted)]
+    colours = ["black" if p == true_labels[i] else "tab:red" for i, p in zip(indices, predicted)]
+    return _captioned_grid(images[indices], captions, colours, columns, size, title, fontsize=7,
+                           row_height=size + 0.35)
 
 
 def compare_histories(histories: dict, metric: str = "val_accuracy", title: str | None = None,
