@@ -10,10 +10,11 @@ ifneq ($(wildcard ../shared/data),)
 export CNNCOURSE_DATA ?= $(abspath ../shared/data)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export CNNCOURSE_WIDGETS ?= off  # unattended runs: explorers print a note instead of building widgets
+# unattended runs: explorers print a note instead of building widgets
+export CNNCOURSE_WIDGETS ?= off
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test unit lab run-quick run-full clean
+.PHONY: install book test unit lab run-quick train-full run-full clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,7 +30,7 @@ book: install  ## build the HTML book into _build/html from the stored outputs
 test: install  ## unit tests, stored-output checks, every chapter re-executed (quick), book build
 	$(PYTHON) -m cnncourse.data
 	rm -rf $(CI_NOTEBOOKS)
-	$(PYTHON) -m cnncourse.run --profile quick --prepare-only $(CI_NOTEBOOKS)
+	$(PYTHON) -m cnncourse --profile quick --prepare-only $(CI_NOTEBOOKS)
 	$(PYTHON) -m pytest tests $(CI_NOTEBOOKS) --nbval-lax --nbval-cell-timeout=600 \
 		--sanitize-with tests/nbval_sanitize.cfg -p no:randomly -v -rfE
 
@@ -40,10 +41,15 @@ lab: install  ## open the chapters in JupyterLab
 	$(VENV)/bin/jupyter lab chapters
 
 run-quick: install  ## re-run every chapter with the quick profile and store the outputs
-	$(PYTHON) -m cnncourse.run --profile quick
+	$(PYTHON) -m cnncourse --profile quick
 
-run-full: install  ## the same with the full profile (meant for a GPU machine)
-	$(PYTHON) -m cnncourse.run --profile full
+CHAPTERS ?=
+train-full: install  ## train (or resume) the full-profile runs of CHAPTERS="07 08", one progress line per epoch
+	mkdir -p _build
+	$(PYTHON) -m cnncourse --profile full --train-only $(CHAPTERS) 2>&1 | tee -a _build/train-full.log
+
+run-full: install  ## re-record chapters with the full profile (reloads the runs train-full saved)
+	$(PYTHON) -m cnncourse --profile full $(CHAPTERS)
 
 clean:
 	rm -rf _build

@@ -12,21 +12,29 @@ import numbers
 
 import numpy as np
 
+from cnncourse import _validate, config
+
+__all__ = ["OutcomeCheckFailed", "answer", "expect_at_least", "expect_greater"]
+
 
 class OutcomeCheckFailed(AssertionError):
     """A chapter did not reach what its profile promises."""
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return isinstance(value, (numbers.Real, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def expect_at_least(value, *, profile: str, quick: float, full: float, what: str) -> None:
+def expect_at_least(value, *, quick: float, full: float, what: str, profile: str | None = None) -> None:
     """Fail loudly if ``value`` is below this profile's threshold.
 
     Each chapter states its thresholds next to the training code, so a reader
-    sees what "it worked" means for the quick run and for the full run.
+    sees what "it worked" means for the quick run and for the full run. The
+    profile is the chapter's (``cc.config.settings``) unless given.
     """
+    profile = profile if profile is not None else config.current_profile()
+    for threshold, name in ((quick, "quick"), (full, "full")):
+        _validate.number(threshold, f"the {name} threshold")
     if profile not in ("quick", "full"):
         raise ValueError(f"profile must be 'quick' or 'full' (a resolved profile), got {profile!r}")
     if not _is_number(value) or not np.isfinite(value):
@@ -52,36 +60,70 @@ def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
     print(f"✅ {what}: {larger:.4f} > {smaller:.4f} + {margin}")
 
 
-def answer(given, expected, *, explanation: str = "", tolerance: float = 0.0) -> None:
-    """Grade a learner's answer: print ✅ or ❌ with the reason.
+def answer(given, expected, *, explanation: str = "", tolerance: float | None = None) -> None:
+    """Grade a learner's answer: print ✅ or ❌ with the reason, never raise.
 
-    ``None`` (or ``...``) means "not answered yet". Numbers are compared within
-    ``tolerance``; arrays element-wise with shape checked first; anything else
-    with ``==``.
+    Compared the way a teacher would: ``None`` (or ``...``) means "not
+    answered yet"; numbers within ``tolerance`` (default: a relative 1e-6,
+    so ``0.1 + 0.2`` is ``0.3``); lists, tuples and arrays by shape, then
+    element by element (NaN equals NaN); a yes/no question wants a bool (``1``
+    is not ``True``); text ignores case and surrounding spaces.
     """
     if given is None or given is Ellipsis:
         print("… not answered yet: replace the placeholder with your answer and run the cell again")
         return
-    correct, reason = _compare(given, expected, tolerance)
+    try:
+        correct, reason = _compare(given, expected, tolerance)
+    except Exception as error:  # a learner's odd answer must never crash the notebook
+        correct, reason = False, f"your answer {given!r} could not be compared with the expected one ({error})"
     if correct:
         print("✅ Correct." + (f" {explanation}" if explanation else ""))
     else:
         print(f"❌ Not quite: {reason}." + (f" Hint: {explanation}" if explanation else ""))
 
 
-def _compare(given, expected, tolerance: float) -> tuple[bool, str]:
-    if isinstance(expected, np.ndarray) or isinstance(given, np.ndarray):
+def _kind(value) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (numbers.Number, np.number)):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "sequence"
+    return "other"
+
+
+_KIND_WORDS = {"bool": "True or False", "number": "a number", "text": "text", "sequence": "a list or array",
+               "other": "a value"}
+
+
+def _compare(given, expected, tolerance) -> tuple[bool, str]:
+    given_kind, expected_kind = _kind(given), _kind(expected)
+    if given_kind != expected_kind:
+        return False, f"the answer should be {_KIND_WORDS[expected_kind]}, you gave {given!r}"
+    if expected_kind == "bool":
+        return (bool(given) == bool(expected)), f"you said {bool(given)}"
+    if expected_kind == "number":
+        close = _close(np.asarray(given), np.asarray(expected), tolerance)
+        return bool(close), f"you gave {given}, which is not the expected value"
+    if expected_kind == "text":
+        return given.strip().casefold() == expected.strip().casefold(), f"you gave {given!r}"
+    if expected_kind == "sequence":
         given_array, expected_array = np.asarray(given), np.asarray(expected)
         if given_array.shape != expected_array.shape:
-            return False, f"your array has shape {given_array.shape}, expected {expected_array.shape}"
-        if not np.allclose(given_array, expected_array, atol=max(tolerance, 1e-9)):
-            wrong = int(np.sum(~np.isclose(given_array, expected_array, atol=max(tolerance, 1e-9))))
-            return False, f"{wrong} of {expected_array.size} values differ from the expected ones"
+            return False, f"your answer has shape {given_array.shape}, expected {expected_array.shape}"
+        if given_array.dtype.kind in "biuf" and expected_array.dtype.kind in "biuf":
+            close = _close(given_array, expected_array, tolerance)
+        else:
+            close = np.asarray(given_array == expected_array)
+        if not close.all():
+            return False, f"{int((~close).sum())} of {expected_array.size} values differ from the expected ones"
         return True, ""
-    if _is_number(expected) and _is_number(given):
-        if abs(given - expected) <= tolerance:
-            return True, ""
-        return False, f"you gave {given}, which is not the expected value"
-    if given == expected:
-        return True, ""
-    return False, f"you gave {given!r}"
+    return given == expected, f"you gave {given!r}"
+
+
+def _close(given: np.ndarray, expected: np.ndarray, tolerance) -> np.ndarray:
+    if tolerance is None:
+        return np.isclose(given, expected, rtol=1e-6, atol=1e-9, equal_nan=True)
+    return np.isclose(given, expected, rtol=0, atol=tolerance, equal_nan=True)

@@ -17,13 +17,37 @@ from importlib import metadata
 
 import keras
 
+from cnncourse import _quiet, _validate
+
+__all__ = [
+    "PROFILES",
+    "PROFILE_ENVIRONMENT_VARIABLE",
+    "Settings",
+    "accelerator",
+    "current_profile",
+    "device_description",
+    "environment",
+    "report",
+    "resolve_profile",
+    "seed_everything",
+    "settings",
+]
+
 PROFILES = ("quick", "full", "auto")
 PROFILE_ENVIRONMENT_VARIABLE = "CNNCOURSE_PROFILE"
 
 
 def accelerator() -> str | None:
     """Name of the first GPU/TPU the Keras backend sees, or None on CPU only."""
-    for device in keras.distribution.list_devices():
+    if keras.backend.backend() == "torch":  # keras.distribution is not available on torch
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda:0"
+        return "mps:0" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else None
+    with _quiet.native_stderr_silenced():  # "failed call to cuInit" on every CPU-only machine
+        devices = keras.distribution.list_devices()
+    for device in devices:
         kind = device.split(":")[0].lower()
         if kind in ("gpu", "tpu", "cuda"):
             return device
@@ -58,11 +82,17 @@ def _accelerator_model_name() -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """The values a chapter runs with, after the profile has been resolved."""
+    """The values a chapter runs with, after the profile has been resolved.
+
+    Values are read as attributes (``settings.train_size``). ``epochs`` may
+    be one number or one per model (``{"dense": 20, "convnet": 10}``), read
+    with ``settings.epochs_for("dense")``.
+    """
 
     profile: str
     reason: str
     values: dict
+    seed: int = 0
 
     def __getattr__(self, name):
         try:
@@ -72,9 +102,32 @@ class Settings:
                 f"this chapter's settings have no {name!r}; it has: {', '.join(self.values)}"
             ) from None
 
+    def epochs_for(self, model: str) -> int:
+        """The epochs of one model: its own entry, or the single number that sets them all."""
+        epochs = self.values.get("epochs")
+        if isinstance(epochs, dict):
+            if model not in epochs:
+                raise KeyError(f"no epochs set for {model!r}; this chapter sets them for {', '.join(epochs)}")
+            return epochs[model]
+        if epochs is None:
+            raise AttributeError("this chapter's settings have no 'epochs'")
+        return epochs
+
+    def reseed(self) -> None:
+        """Seed again with the chapter's seed, so that each model starts the same whatever ran before it."""
+        seed_everything(self.seed)
+
     def __str__(self) -> str:
         values = ", ".join(f"{key}={value!r}" for key, value in self.values.items())
-        return f"Profile: {self.profile} ({self.reason})\nSettings: {values}"
+        return f"Profile: {self.profile} ({self.reason})\nSeed: {self.seed}\nSettings: {values}"
+
+
+_current: Settings | None = None
+
+
+def current_profile() -> str | None:
+    """The profile of the chapter's settings (the last ``settings(...)`` call), or None before it."""
+    return _current.profile if _current is not None else None
 
 
 def resolve_profile(requested: str = "auto") -> tuple[str, str]:
@@ -100,12 +153,16 @@ def resolve_profile(requested: str = "auto") -> tuple[str, str]:
     return "full", f"auto: {device} visible to the {backend} backend"
 
 
-def settings(profile: str = "auto", *, quick: dict, full: dict, **overrides) -> Settings:
-    """Pick the chapter's ``quick`` or ``full`` values; explicit overrides win.
+def settings(profile: str = "auto", *, quick: dict, full: dict, seed: int = 0, **overrides) -> Settings:
+    """Pick the chapter's ``quick`` or ``full`` values, seed everything, and remember them.
 
-    Overrides that are ``None`` mean "use the profile's value", which is how a
-    papermill parameter such as ``epochs: int | None = None`` stays optional.
+    Explicit overrides win; overrides that are ``None`` mean "use the
+    profile's value", which is how a papermill parameter such as
+    ``epochs: int | None = None`` stays optional. The returned settings
+    become the chapter's current ones: ``cc.training`` and ``cc.checks`` read
+    the profile from them, so chapter code need not pass it around.
     """
+    global _current
     if set(quick) != set(full):
         raise ValueError(
             "quick and full must set the same names; only in one of them: "
@@ -119,14 +176,14 @@ def settings(profile: str = "auto", *, quick: dict, full: dict, **overrides) -> 
     name, reason = resolve_profile(profile)
     values = dict(quick if name == "quick" else full)
     values.update({key: value for key, value in overrides.items() if value is not None})
-    return Settings(profile=name, reason=reason, values=values)
+    seed_everything(seed)
+    _current = Settings(profile=name, reason=reason, values=values, seed=int(seed))
+    return _current
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and the backend so a rerun gives the same numbers."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(_validate.integer(seed, "seed", minimum=0, example="0"))
 
 
 def _version(package: str) -> str | None:

@@ -14,14 +14,42 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import io
+import json
 import os
 import pickle
 import tarfile
+import tempfile
+import textwrap
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from cnncourse import _validate
+
+__all__ = [
+    "CACHE_ENVIRONMENT_VARIABLE",
+    "CIFAR10_CLASSES",
+    "DATASETS",
+    "DATA_ENVIRONMENT_VARIABLE",
+    "DataIntegrityError",
+    "DataNotFoundError",
+    "Dataset",
+    "DatasetSpec",
+    "OFFLINE_ENVIRONMENT_VARIABLE",
+    "RawFile",
+    "SCALES",
+    "SPLITS",
+    "StoredFormat",
+    "cache_all",
+    "cache_folder",
+    "load",
+    "locate",
+    "sample_photograph",
+    "sha256_of",
+]
 
 DATA_ENVIRONMENT_VARIABLE = "CNNCOURSE_DATA"
 CACHE_ENVIRONMENT_VARIABLE = "CNNCOURSE_CACHE"
@@ -66,6 +94,7 @@ class DatasetSpec:
     class_names: tuple[str, ...]
     image_shape: tuple[int, int, int]
     formats: tuple[StoredFormat, ...]
+    split_sizes: dict  # split -> number of images in the official split
     system_folders: tuple[str, ...] = ()
 
 
@@ -194,6 +223,7 @@ DATASETS: dict[str, DatasetSpec] = {
         name="mnist",
         class_names=tuple(str(digit) for digit in range(10)),
         image_shape=(28, 28, 1),
+        split_sizes={"train": 60_000, "test": 10_000},
         formats=(
             _idx_format(("mnist", ""), _MNIST_IDX_SHA256),
             StoredFormat(
@@ -212,6 +242,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
         ),
         image_shape=(28, 28, 1),
+        split_sizes={"train": 60_000, "test": 10_000},
         formats=(
             _idx_format(("fashion-mnist", "fashion_mnist", ""), _FASHION_MNIST_IDX_SHA256, _KERAS_DATASETS_URL),
         ),
@@ -221,6 +252,7 @@ DATASETS: dict[str, DatasetSpec] = {
         name="cifar10",
         class_names=CIFAR10_CLASSES,
         image_shape=(32, 32, 3),
+        split_sizes={"train": 50_000, "test": 10_000},
         formats=(
             StoredFormat(
                 "python",
@@ -304,7 +336,7 @@ class Dataset:
             f"source: {self.source}",
         ]
         lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(lines)
+        return "\n".join(textwrap.fill(line, width=88, subsequent_indent="  ") for line in lines)
 
 
 # ---------------------------------------------------------------- looking for files
@@ -394,9 +426,9 @@ def locate(name: str, data_dir=None, *, allow_download: bool | None = None, test
         for stored in spec.formats:
             found = {split: _find_split(stored, split, place) for split in SPLITS}
             if all(found.values()):
-                return stored, found, f"{place} ({reason})"
+                return stored, found, _place_in_words(reason, place)
             if found["test"] and test_only is None:
-                test_only = (stored, {"test": found["test"]}, f"{place} ({reason})")
+                test_only = (stored, {"test": found["test"]}, _place_in_words(reason, place))
         looked.append(f"  - {place} ({reason}), and its subfolders {_subfolders(spec)}")
     download_note = "downloads are switched off (CNNCOURSE_OFFLINE is set)"
     if allow_download:
@@ -407,7 +439,7 @@ def locate(name: str, data_dir=None, *, allow_download: bool | None = None, test
         else:
             if downloaded:
                 stored, paths = downloaded
-                return stored, paths, f"{_keras_cache_folder()} (downloaded through keras.utils.get_file)"
+                return stored, paths, "the Keras cache (downloaded through keras.utils.get_file)"
             download_note = "no canonical download is registered for this dataset"
     if test_only_fallback and test_only:
         return test_only
@@ -421,6 +453,13 @@ def locate(name: str, data_dir=None, *, allow_download: bool | None = None, test
         + ("\nOnly the test split was found; pass test_only_fallback=True to train on part of it."
            if test_only else "")
     )
+
+
+def _place_in_words(reason: str, place: Path) -> str:
+    """Where data came from, without this machine's paths (they end up on the book's pages)."""
+    if reason == "system package":
+        return f"{place} (system package)"
+    return f"the {reason}"
 
 
 def _subfolders(spec: DatasetSpec) -> str:
@@ -439,39 +478,92 @@ def _spec(name) -> DatasetSpec:
 # ---------------------------------------------------------------- decoding with a cache
 
 
-def _cache_folder() -> Path:
+def cache_folder() -> Path:
     return Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE, Path.home() / ".cache" / "cnncourse")).expanduser()
 
 
 def _decoded(spec: DatasetSpec, stored: StoredFormat, paths: dict) -> dict:
-    """Verify every raw file, then decode it (or read the decoded cache)."""
+    """Verify every raw file, then decode it, or read the decoded cache if it is intact."""
     digests = []
     for split, split_paths in paths.items():
         for path, raw_file in zip(split_paths, stored.files[split]):
             _verify(path, raw_file)
             digests.append(raw_file.sha256 or f"{path}:{path.stat().st_mtime_ns}")
     key = hashlib.sha256("|".join([stored.key, *sorted(paths), *digests]).encode()).hexdigest()[:16]
-    cache_file = _cache_folder() / f"{spec.name}-{stored.key}-{key}.npz"
+    cache_file = cache_folder() / f"{spec.name}-{stored.key}-{key}.npz"
     if cache_file.exists():
-        with np.load(cache_file) as arrays:
-            return {split: (arrays[f"{split}_images"], arrays[f"{split}_labels"]) for split in paths}
+        try:
+            return _read_cache(cache_file, spec, tuple(paths))
+        except (DataIntegrityError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            print(f"note: the decoded cache {cache_file.name} was damaged ({str(error).splitlines()[0][:120]}); "
+                  "decoding the raw files again")
+            cache_file.unlink(missing_ok=True)
     decoded = stored.decode(paths)
     if stored.shuffle_train and "train" in decoded:
         order = np.random.default_rng(0).permutation(len(decoded["train"][1]))
         decoded["train"] = tuple(array[order] for array in decoded["train"])
+    _check_arrays(spec, decoded, f"decoded from {stored.description}")
+    _write_cache(cache_file, decoded)
+    return decoded
+
+
+def _check_arrays(spec: DatasetSpec, decoded: dict, origin: str) -> None:
+    """Refuse arrays that contradict the dataset: counts, shapes, dtypes, label and pixel ranges."""
     for split, (images, labels) in decoded.items():
-        if images.shape[1:] != spec.image_shape or len(images) != len(labels):
-            raise DataIntegrityError(
-                f"{spec.name} {split} split decoded to images {images.shape} and labels {labels.shape}; "
-                f"expected (N, {', '.join(map(str, spec.image_shape))}) with one label each"
-            )
+        problem = None
+        if images.dtype != np.uint8:
+            problem = f"pixels are {images.dtype}, expected uint8 in [0, 255] (already scaled?)"
+        elif images.ndim != 4 or images.shape[1:] != spec.image_shape:
+            problem = f"images have shape {images.shape}, expected (N, {', '.join(map(str, spec.image_shape))})"
+        elif labels.ndim != 1 or len(labels) != len(images):
+            problem = f"{len(images)} images but labels of shape {labels.shape}"
+        elif len(images) != spec.split_sizes[split]:
+            problem = f"{len(images):,} images, the official split has {spec.split_sizes[split]:,}"
+        elif not np.issubdtype(labels.dtype, np.integer):
+            problem = f"labels are {labels.dtype}, expected integers"
+        elif labels.min() < 0 or labels.max() >= len(spec.class_names):
+            problem = f"labels run from {labels.min()} to {labels.max()}, expected 0 to {len(spec.class_names) - 1}"
+        if problem:
+            raise DataIntegrityError(f"{spec.name} {split} split {origin}: {problem}")
+
+
+def _array_digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _write_cache(cache_file: Path, decoded: dict) -> None:
+    """Write the decoded arrays with a manifest of their checksums, atomically.
+
+    Each writer uses its own temporary file and renames it into place, so
+    several processes filling an empty cache at once never see half a file.
+    """
+    arrays = {f"{split}_{kind}": array for split, (images, labels) in decoded.items()
+              for kind, array in (("images", images), ("labels", labels))}
+    manifest = {name: {"sha256": _array_digest(array), "shape": list(array.shape), "dtype": str(array.dtype)}
+                for name, array in arrays.items()}
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache_file.with_suffix(".partial.npz")
-        np.savez(temporary, **{f"{s}_{kind}": a for s, (i, l) in decoded.items() for kind, a in (("images", i), ("labels", l))})
-        temporary.replace(cache_file)
+        handle, temporary = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{cache_file.stem}-", suffix=".partial")
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, manifest=np.array(json.dumps(manifest)), **arrays)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, cache_file)
     except OSError:
         pass  # a read-only home only costs the decoding time next run
+
+
+def _read_cache(cache_file: Path, spec: DatasetSpec, splits) -> dict:
+    """The cached arrays, after checking them against their manifest and the dataset's spec."""
+    with np.load(cache_file, allow_pickle=False) as stored:
+        manifest = json.loads(str(stored["manifest"]))
+        decoded = {split: (stored[f"{split}_images"], stored[f"{split}_labels"]) for split in splits}
+    for split, arrays in decoded.items():
+        for kind, array in zip(("images", "labels"), arrays):
+            expected = manifest[f"{split}_{kind}"]
+            if list(array.shape) != expected["shape"] or str(array.dtype) != expected["dtype"] \
+                    or _array_digest(array) != expected["sha256"]:
+                raise DataIntegrityError(f"{split}_{kind} does not match the checksum written with it")
+    _check_arrays(spec, decoded, f"in the cache {cache_file.name}")
     return decoded
 
 
@@ -493,7 +585,7 @@ def _stratified_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
 def _check_size(value, split: str, available: int):
     if value is None:
         return available
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+    if not _validate.is_integer(value):
         raise TypeError(f"{split}_size must be an int or None, got {value!r}")
     if not 10 <= value <= available:
         raise ValueError(
@@ -532,7 +624,7 @@ def load(
     spec = _spec(name)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+    if not _validate.is_integer(seed):
         raise TypeError(f"seed must be an int, got {seed!r}")
     stored, paths, where = locate(name, data_dir, allow_download=allow_download, test_only_fallback=test_only_fallback)
     decoded = _decoded(spec, stored, paths)
@@ -587,7 +679,7 @@ def sample_photograph(grayscale: bool = False) -> np.ndarray:
         return np.asarray(picture.convert("L" if grayscale else "RGB"))
 
 
-def prepare(names=tuple(DATASETS)) -> None:
+def cache_all(names=tuple(DATASETS)) -> None:
     """Decode and cache datasets ahead of time (CI runs this before the chapters)."""
     for name in names:
         try:
@@ -599,4 +691,4 @@ def prepare(names=tuple(DATASETS)) -> None:
 if __name__ == "__main__":
     import sys
 
-    prepare(sys.argv[1:] or tuple(DATASETS))
+    cache_all(sys.argv[1:] or tuple(DATASETS))

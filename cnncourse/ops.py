@@ -25,6 +25,8 @@ from numbers import Integral
 
 import numpy as np
 
+from cnncourse import _validate
+
 __all__ = [
     "output_size",
     "same_padding",
@@ -52,7 +54,7 @@ def _check_whole_number(value, name: str, minimum: int) -> int:
     ``bool`` is refused on purpose: ``True`` is an int in Python, but
     ``stride=True`` is almost certainly a mistake.
     """
-    if isinstance(value, bool) or not isinstance(value, Integral):
+    if not _validate.is_integer(value):
         raise TypeError(
             f"{name} must be a whole number (int), got {value!r} "
             f"of type {type(value).__name__}."
@@ -94,7 +96,7 @@ def _check_padding(padding, allow_explicit: bool = True):
                 f"{explicit}."
             )
         return name
-    if allow_explicit and isinstance(padding, Integral) and not isinstance(padding, bool):
+    if allow_explicit and _validate.is_integer(padding):
         return _check_whole_number(padding, "padding", minimum=0)
     if allow_explicit:
         expected = "'valid', 'same' or an int >= 0"
@@ -400,7 +402,7 @@ def global_pool2d(image, mode="average") -> np.ndarray:
 
 def _check_shift(value, name: str, count: int) -> np.ndarray:
     """One whole-pixel shift per image: an int for all of them, or one int each."""
-    if isinstance(value, Integral) and not isinstance(value, bool):
+    if _validate.is_integer(value):
         return np.full(count, int(value))
     if isinstance(value, (bool, float, np.floating)):
         raise TypeError(

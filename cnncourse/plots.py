@@ -9,6 +9,30 @@ from __future__ import annotations
 import numpy as np
 import matplotlib.pyplot as plt
 
+from cnncourse import _validate
+
+__all__ = [
+    "DISPLAY_METHODS",
+    "accuracy_vs_shift",
+    "class_bars",
+    "compare_histories",
+    "confusion_matrix",
+    "displayable",
+    "feature_map_figure",
+    "feature_map_grid",
+    "filter_gallery",
+    "image_grid",
+    "kernel_figure",
+    "matrix_grid",
+    "mistakes_grid",
+    "model_diagram",
+    "parameter_bars",
+    "pooling_windows",
+    "shifted_predictions",
+    "sliding_windows",
+    "training_curves",
+]
+
 
 def _as_display_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     """Drop a single channel axis and pick a colour map for grey images."""
@@ -61,6 +85,10 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
         raise ValueError(f"images must be a non-empty batch (N, H, W[, C]), got shape {images.shape}")
     captions = colours = None
     if labels is not None:
+        count = len(class_names) if class_names is not None else None
+        labels = _validate.class_labels(labels, "labels", count)
+        if predictions is not None:
+            predictions = _validate.class_labels(predictions, "predictions", count)
         name = (lambda label: class_names[int(label)]) if class_names is not None else str
         captions, colours = [], []
         for index, label in enumerate(labels[:len(images)]):
@@ -78,9 +106,7 @@ def training_curves(history, metrics=("loss", "accuracy"), title: str | None = N
     ``history`` is what ``model.fit`` returns, or its ``.history`` dict. The
     gap between the two curves is how overfitting shows itself.
     """
-    values = getattr(history, "history", history)
-    if not isinstance(values, dict) or not values:
-        raise TypeError("history must be the object model.fit returns, or its .history dict")
+    values = _validate.history(history)
     missing = [metric for metric in metrics if metric not in values]
     if missing:
         raise ValueError(f"history has no {missing}; it records {sorted(values)}")
@@ -107,10 +133,11 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
     With ``normalize`` each row sums to 1, so the diagonal reads as per-class
     accuracy (recall) even when classes have different sizes.
     """
-    true_labels, predicted_labels = np.asarray(true_labels), np.asarray(predicted_labels)
+    count = len(class_names)
+    true_labels = _validate.class_labels(true_labels, "true_labels", count)
+    predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", count)
     if true_labels.shape != predicted_labels.shape:
         raise ValueError(f"got {true_labels.shape} true labels but {predicted_labels.shape} predictions")
-    count = len(class_names)
     matrix = np.zeros((count, count))
     np.add.at(matrix, (true_labels, predicted_labels), 1)
     if normalize:
@@ -140,10 +167,10 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
     about (``cnncourse.training.most_confident_mistakes``): a confident
     mistake says more about what the network learned than a hesitant one.
     """
-    from cnncourse.training import _integer_labels, most_confident_mistakes
+    from cnncourse.training import most_confident_mistakes
 
     images, probabilities = np.asarray(images), np.asarray(probabilities)
-    true_labels = _integer_labels(true_labels)
+    true_labels = _validate.class_labels(true_labels, "true_labels", len(class_names))
     if probabilities.ndim != 2 or not len(images) == len(true_labels) == len(probabilities):
         raise ValueError(f"need one label and one row of probabilities per image: got {len(images)} images, "
                          f"{len(true_labels)} labels and probabilities of shape {probabilities.shape}")
@@ -175,9 +202,9 @@ def compare_histories(histories: dict, metric: str = "val_accuracy", title: str 
     figure, axis = plt.subplots(figsize=(6, 3.4))
     styles = ("-", "--", "-.", ":")  # identical runs still show as two lines
     for number, (label, history) in enumerate(histories.items()):
-        values = getattr(history, "history", history)
-        if not isinstance(values, dict) or metric not in values:
-            recorded = sorted(values) if isinstance(values, dict) else type(values).__name__
+        values = _validate.history(history, f"the history of {label!r}")
+        if metric not in values:
+            recorded = sorted(values)
             raise ValueError(f"the history of {label!r} has no {metric!r}; it records {recorded}")
         axis.plot(np.arange(1, len(values[metric]) + 1), values[metric], marker="o", markersize=3,
                   linestyle=styles[number % len(styles)], label=str(label))
@@ -578,11 +605,11 @@ def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: i
     if images.ndim != 4:
         raise ValueError(f"images must be a batch (N, H, W) or (N, H, W, C), got shape {images.shape}; "
                          "for one image pass image[np.newaxis]")
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(images):
+    if not _validate.is_integer(index) or not 0 <= index < len(images):
         raise ValueError(f"index must be an int from 0 to {len(images) - 1}, got {index!r}")
     if not isinstance(models, dict) or not models:
         raise TypeError("models must be a dict {name: Keras model}, e.g. {'dense': dense_model}")
-    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= len(class_names):
+    if not _validate.is_integer(top) or not 1 <= top <= len(class_names):
         raise ValueError(f"top must be an int from 1 to {len(class_names)}, got {top!r}")
     true_label = None if labels is None else int(labels[index])
     image = images[index]
@@ -614,3 +641,164 @@ def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: i
         axis.set_title(f"{name}: {class_names[best[0]]}", fontsize=9)
     figure.tight_layout()
     return figure
+
+
+# ---------------------------------------------------------------- 08 feature maps: filters and maps
+
+
+def feature_map_grid(maps, *, columns: int = 8, size: float = 1.1, cmap: str = "viridis", title: str | None = None):
+    """Draw a stack of maps (height, width, maps) as a grid, each map on its own colour scale.
+
+    Each map is scaled on its own so that a weak map still shows its pattern;
+    a map that is zero everywhere (a filter that found nothing in this image,
+    after ReLU) is drawn as one flat colour and titled "n: off".
+    """
+    maps = np.asarray(maps)
+    if maps.ndim != 3 or 0 in maps.shape:
+        raise ValueError(
+            f"maps must be one image's feature maps of shape (height, width, maps), got shape {maps.shape}; "
+            "for a batch, pass maps[0]."
+        )
+    titles = [f"{index}: off" if not np.any(maps[:, :, index]) else str(index) for index in range(maps.shape[-1])]
+    return matrix_grid([maps[:, :, index] for index in range(maps.shape[-1])], titles=titles,
+                             columns=columns, size=size, cmap=cmap, title=title)
+
+
+def feature_map_figure(model, image, layer, *, columns: int = 8, size: float = 1.1, cmap: str = "viridis",
+                       title: str | None = None):
+    """`cc.features.feature_maps` of one image and layer, drawn with `feature_map_grid` (for explorers)."""
+    from cnncourse import features
+
+    maps = features.feature_maps(model, image, layer)
+    if title is None:
+        names = features.layer_names(model)
+        name = layer if isinstance(layer, str) else names[int(layer)]
+        height, width, count = maps.shape
+        title = f"{name}: {count} feature maps of {height}×{width}"
+    return feature_map_grid(maps, columns=columns, size=size, cmap=cmap, title=title)
+
+
+def _kernel_array(kernel) -> np.ndarray:
+    """Accept a (kh, kw, C_in, C_out) array or a Conv2D layer (its `kernel`)."""
+    import keras
+
+    if isinstance(kernel, keras.layers.Layer):
+        if not hasattr(kernel, "kernel"):
+            raise TypeError(f"layer {kernel.name!r} has no kernel; pass a Conv2D layer or its kernel array.")
+        kernel = keras.ops.convert_to_numpy(kernel.kernel)
+    kernel = np.asarray(kernel, dtype="float64")
+    if kernel.ndim != 4 or 0 in kernel.shape:
+        raise ValueError(
+            "kernel must have the Keras Conv2D layout (height, width, input channels, filters), e.g. "
+            f"(3, 3, 3, 32); got shape {kernel.shape}."
+        )
+    return kernel
+
+
+def kernel_figure(kernel, *, per_channel: bool = False, filters=None, columns: int = 8, size: float = 0.9,
+                  channel_names=None, title: str | None = None):
+    """Draw a convolution's filters, as small colour images or one panel per input channel.
+
+    `kernel` is a (kh, kw, C_in, C_out) array or a Conv2D layer.
+
+    - `per_channel=False` (needs 3 input channels): each filter is one RGB
+      image, stretched on its own to [0, 1]. Bright red means "large positive
+      weight on the red channel". Only the *pattern* within one filter can be
+      compared, not brightness across filters.
+    - `per_channel=True`: a row per input channel, a column per filter, all on
+      ONE symmetric colour scale (red positive, blue negative), so it shows how
+      strongly each channel counts, which the RGB view hides.
+
+    `filters` picks which filters to show (default: all).
+    """
+    kernel = _kernel_array(kernel)
+    height, width, channels, count = kernel.shape
+    chosen = list(range(count)) if filters is None else [int(index) for index in filters]
+    if not chosen or any(not 0 <= index < count for index in chosen):
+        raise ValueError(f"filters must be indices between 0 and {count - 1}; got {filters!r}.")
+    if not per_channel:
+        if channels != 3:
+            raise ValueError(
+                f"an RGB picture of a filter needs 3 input channels; this kernel has {channels}. "
+                "Use per_channel=True to see each channel's weights."
+            )
+        pictures = []
+        for index in chosen:
+            weights = kernel[:, :, :, index]
+            low, high = weights.min(), weights.max()
+            pictures.append((weights - low) / (high - low) if high > low else np.full_like(weights, 0.5))
+        return image_grid(np.stack(pictures), labels=chosen, columns=columns, size=size, title=title)
+    if channel_names is None:
+        channel_names = ("red", "green", "blue") if channels == 3 else [f"channel {c}" for c in range(channels)]
+    if len(channel_names) != channels:
+        raise ValueError(f"channel_names must name {channels} channels, got {len(channel_names)}.")
+    limit = float(np.abs(kernel[:, :, :, chosen]).max()) or 1.0
+    figure, axes = plt.subplots(channels, len(chosen), figsize=(size * len(chosen) + 1.6, size * channels + 0.6),
+                                squeeze=False)
+    for row in range(channels):
+        for column, index in enumerate(chosen):
+            axis = axes[row, column]
+            image = axis.imshow(kernel[:, :, row, index], cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(str(index), fontsize=8)
+            if column == 0:
+                axis.set_ylabel(channel_names[row], fontsize=8)
+    figure.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="weight")
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+# ---------------------------------------------------------------- 05 architectures: a model's diagram
+
+_LAYER_COLOURS = {"Conv2D": "#cfe2f3", "MaxPooling2D": "#d9ead3", "AveragePooling2D": "#d9ead3",
+                  "Dense": "#fce5cd", "Flatten": "#eeeeee", "Dropout": "#f4f4f4"}
+
+
+def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str | None = None):
+    """Draw a model as a chain of boxes: layer name, type, output shape and parameters, read left to right.
+
+    The course draws it itself with matplotlib, so it needs no Graphviz
+    (``keras.utils.plot_model`` does) and stays as wide as the page: long
+    models wrap onto the next row. Works for models whose layers form one
+    chain (every model of the course); for branching graphs use
+    ``keras.utils.plot_model``.
+    """
+    from cnncourse import models
+
+    per_row = _validate.positive_int(per_row, "per_row", "4")
+    table = models.layer_table(model)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"model {model.name!r} is not a single chain of layers; draw it with keras.utils.plot_model")
+    input_shape = "×".join(str(size) for size in model.inputs[0].shape[1:])
+    boxes = [("input", "", input_shape, None)] + [
+        (row.name, row.layer_type, row.shape_text, row.params) for row in table.rows]
+    rows = -(-len(boxes) // per_row)
+    gap, height = 0.55, 1.25
+    figure, axis = plt.subplots(figsize=(per_row * (box_width + gap), rows * (height + 0.45) + 0.5))
+    axis.set_xlim(0, per_row * (box_width + gap))
+    axis.set_ylim(rows * (height + 0.45), 0)
+    axis.axis("off")
+    centres = []
+    for index, (name, layer_type, shape, params) in enumerate(boxes):
+        row, column = divmod(index, per_row)
+        left, top = column * (box_width + gap) + gap / 2, row * (height + 0.45) + 0.2
+        axis.add_patch(plt.Rectangle((left, top), box_width, height, facecolor=_LAYER_COLOURS.get(layer_type, "#ffffff"),
+                                     edgecolor="#555555", linewidth=1))
+        lines = [f"{name}" + (f" ({layer_type})" if layer_type else ""), shape,
+                 "" if params is None else f"{params:,} parameters"]
+        axis.text(left + box_width / 2, top + height / 2, "\n".join(lines), ha="center", va="center", fontsize=10,
+                  linespacing=1.5)
+        centres.append((left, top, row))
+    for (left, top, row), (next_left, next_top, next_row) in zip(centres, centres[1:]):
+        if row == next_row:
+            start, end = (left + box_width, top + height / 2), (next_left, next_top + height / 2)
+        else:
+            start, end = (left + box_width / 2, top + height), (next_left + box_width / 2, next_top)
+        axis.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#555555"))
+    axis.set_title(title or f"{model.name}: {table.total:,} parameters", fontsize=12)
+    figure.tight_layout()
+    return figure
+

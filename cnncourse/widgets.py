@@ -5,7 +5,7 @@ that owns the idea) with sliders. The HTML book cannot run widgets, so a
 chapter shows the same function's static figure next to the explorer, and
 tags the explorer cell ``remove-output``: one definition, two ways to see it.
 
-Unattended runs (CI, ``python -m cnncourse.run``) set ``CNNCOURSE_WIDGETS=off``:
+Unattended runs (CI, ``python -m cnncourse``) set ``CNNCOURSE_WIDGETS=off``:
 nobody can move a slider there, and executing widget cells headlessly can
 hang the notebook client (jupyter/nbclient#312), so the explorer only says
 where to use it.
@@ -20,6 +20,8 @@ import ipywidgets
 import matplotlib.figure
 import matplotlib.pyplot as plt
 from IPython.display import display
+
+__all__ = ["WIDGETS_ENVIRONMENT_VARIABLE", "explorer"]
 
 
 WIDGETS_ENVIRONMENT_VARIABLE = "CNNCOURSE_WIDGETS"
@@ -60,7 +62,7 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
     both = sorted(set(fixed) & set(controls))
     if both:
         raise ValueError(f"{', '.join(both)} cannot be both fixed and controlled; remove it from one of them.")
-    if os.environ.get(WIDGETS_ENVIRONMENT_VARIABLE, "on") == "off":
+    if os.environ.get(WIDGETS_ENVIRONMENT_VARIABLE, "on").strip().lower() in ("off", "0", "false", "no"):
         print("(Interactive explorer: switched off in this unattended run. Run the notebook in JupyterLab or "
               "Colab to use it; the figure next to it shows the same function.)")
         return None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cnncourse import run
+from cnncourse import _record as run
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 

@@ -50,3 +50,29 @@ def test_expect_greater():
     checks.expect_greater(0.3, 0.1, what="drop", margin=0.05)
     with pytest.raises(checks.OutcomeCheckFailed, match="drop"):
         checks.expect_greater(0.1, 0.3, what="drop")
+
+
+@pytest.mark.parametrize("given, expected, right", [
+    ([0, 1], (0, 1), True),  # chapter 03's same_padding returns a tuple; a list is the same answer
+    ((1, 0), (0, 1), False),
+    (0.1 + 0.2, 0.3, True),
+    (True, 1, False),
+    (1, True, False),
+    (True, True, True),
+    (np.array([1.0, np.nan]), np.array([1.0, np.nan]), True),
+    (float("nan"), float("nan"), True),
+    ("abc", 3, False),
+    (3, "3", False),
+    (" B ", "b", True),
+    (np.int64(9), 9, True),
+    ([[1, 2]], [1, 2], False),
+    ({"a": 1}, 3, False),
+])
+def test_answer_judges_like_a_teacher_and_never_raises(capsys, given, expected, right):
+    checks.answer(given, expected)
+    assert capsys.readouterr().out.startswith("✅" if right else "❌")
+
+
+def test_expect_at_least_refuses_a_nan_threshold():
+    with pytest.raises(ValueError, match="finite"):
+        checks.expect_at_least(0.9, profile="quick", quick=float("nan"), full=0.9, what="accuracy")

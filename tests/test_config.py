@@ -4,7 +4,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from cnncourse import config, run
+from cnncourse import _record as run
+from cnncourse import config
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +62,29 @@ def test_seeding_makes_keras_reproducible():
     first = keras.random.normal((3,))
     config.seed_everything(7)
     np.testing.assert_array_equal(np.asarray(first), np.asarray(keras.random.normal((3,))))
-    with pytest.raises(TypeError, match="non-negative int"):
+    config.seed_everything(np.int64(7))  # a seed read from a NumPy array is a seed too
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(keras.random.normal((3,))))
+    with pytest.raises(ValueError, match="seed must be at least 0"):
         config.seed_everything(-1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        config.seed_everything(True)
+
+
+def test_settings_carry_the_seed_and_per_model_epochs():
+    import keras
+
+    chosen = config.settings("quick", seed=3, quick=dict(epochs={"dense": 2, "convnet": 4}),
+                             full=dict(epochs={"dense": 20, "convnet": 40}))
+    assert chosen.seed == 3 and config.current_profile() == "quick"
+    assert chosen.epochs_for("dense") == 2 and chosen.epochs_for("convnet") == 4
+    with pytest.raises(KeyError, match="dense, convnet"):
+        chosen.epochs_for("vgg")
+    first = keras.random.normal((2,))
+    chosen.reseed()
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(keras.random.normal((2,))))
+    every_model = config.settings("full", quick=dict(epochs={"dense": 2}), full=dict(epochs={"dense": 20}),
+                                  epochs=1)
+    assert every_model.epochs_for("dense") == 1 and config.current_profile() == "full"
 
 
 def test_environment_report_names_backend_device_and_versions(capsys):

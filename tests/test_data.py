@@ -38,7 +38,7 @@ def tiny_dataset(tmp_path, monkeypatch):
             hashes[path.name] = data.sha256_of(path)
     spec = data.DatasetSpec(
         name="tiny", class_names=("a", "b", "c", "d"), image_shape=(8, 8, 1),
-        formats=(data._idx_format(("tiny",), hashes),),
+        formats=(data._idx_format(("tiny",), hashes),), split_sizes={"train": 400, "test": 100},
     )
     monkeypatch.setitem(data.DATASETS, "tiny", spec)
     monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
@@ -63,7 +63,7 @@ def test_explicit_folder_wins_over_environment_variable(tiny_dataset, monkeypatc
     other = tmp_path_factory.mktemp("other")
     shutil.copytree(tiny_dataset / "tiny", other / "tiny")
     monkeypatch.setenv("CNNCOURSE_DATA", str(tiny_dataset))
-    assert str(other) in data.load("tiny", data_dir=other, allow_download=False, verbose=False).source
+    assert "the data_dir argument" in data.load("tiny", data_dir=other, allow_download=False, verbose=False).source
 
 
 def test_scaling_options(tiny_dataset):
@@ -138,7 +138,7 @@ def _served_from(folder: Path, sha256=None) -> data.DatasetSpec:
         for split, split_files in stored.files.items()
     }
     served = data.StoredFormat(stored.key, stored.description, stored.folder_names, files, stored.decode)
-    return data.DatasetSpec("tiny", spec.class_names, spec.image_shape, (served,))
+    return data.DatasetSpec("tiny", spec.class_names, spec.image_shape, (served,), spec.split_sizes)
 
 
 def test_canonical_download_path_runs_through_keras_get_file(tiny_dataset, monkeypatch):
@@ -214,3 +214,110 @@ def test_cifar10_jpeg_mirror_is_reported_as_lossy_and_shuffled(monkeypatch):
     assert "JPEG" in loaded.source and any("lossy" in note for note in loaded.notes) and loaded.lossy
     assert loaded.train_images.shape == (1_000, 32, 32, 3)
     assert np.bincount(loaded.train_labels).tolist() == [100] * 10
+
+
+# ---------------------------------------------------------------- the decoded cache cannot lie
+
+
+def _cache_file(tiny_dataset) -> Path:
+    data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    (cache_file,) = (tiny_dataset / "cache").glob("tiny-*.npz")
+    return cache_file
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _flip_a_bit(path):
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 0x01
+    path.write_bytes(bytes(content))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip_a_bit, lambda path: path.write_bytes(b""),
+                                    lambda path: path.write_bytes(np.random.default_rng(1).bytes(5000))],
+                         ids=["truncated", "bit-flipped", "empty", "random bytes"])
+def test_a_damaged_cache_is_rebuilt_with_a_note(tiny_dataset, capsys, damage):
+    cache_file = _cache_file(tiny_dataset)
+    reference = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    damage(cache_file)
+    capsys.readouterr()
+    again = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    note = capsys.readouterr().out
+    assert "was damaged" in note and "decoding the raw files again" in note and note.count("\n") == 1
+    np.testing.assert_array_equal(again.train_images, reference.train_images)
+    np.testing.assert_array_equal(again.test_labels, reference.test_labels)
+    data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    assert "damaged" not in capsys.readouterr().out, "the rebuilt cache is intact"
+
+
+def _write_plausible_cache(cache_file, **arrays):
+    """An .npz that opens fine and has a matching manifest, but whose content contradicts the dataset."""
+    rng = np.random.default_rng(0)
+    content = {"train_images": rng.integers(0, 256, (400, 8, 8, 1)).astype(np.uint8),
+               "train_labels": np.repeat(np.arange(4), 100), "test_images": np.zeros((100, 8, 8, 1), np.uint8),
+               "test_labels": np.repeat(np.arange(4), 25)}
+    content.update(arrays)
+    decoded = {split: (content[f"{split}_images"], content[f"{split}_labels"]) for split in ("train", "test")}
+    data._write_cache(cache_file, decoded)
+
+
+@pytest.mark.parametrize("arrays", [
+    {"train_images": np.zeros((400, 9, 8, 1), np.uint8)},
+    {"train_images": np.zeros((300, 8, 8, 1), np.uint8), "train_labels": np.zeros(300, np.int64)},
+    {"train_labels": np.zeros(399, np.int64)},
+    {"train_labels": np.repeat(np.arange(4), 100) + 1},
+    {"train_labels": np.repeat(np.arange(4), 100) - 1},
+    {"train_images": np.zeros((400, 8, 8, 1), np.float32)},
+], ids=["wrong shape", "wrong count", "labels and images differ", "label too large", "negative label",
+        "already scaled floats"])
+def test_cached_arrays_that_contradict_the_dataset_are_never_returned(tiny_dataset, capsys, arrays):
+    cache_file = _cache_file(tiny_dataset)
+    reference = data.load("tiny", data_dir=tiny_dataset, allow_download=False, scale="none", verbose=False)
+    _write_plausible_cache(cache_file, **arrays)
+    capsys.readouterr()
+    loaded = data.load("tiny", data_dir=tiny_dataset, allow_download=False, scale="none", verbose=False)
+    assert "was damaged" in capsys.readouterr().out
+    np.testing.assert_array_equal(loaded.train_images, reference.train_images)
+    np.testing.assert_array_equal(loaded.train_labels, reference.train_labels)
+
+
+def test_decoded_arrays_that_contradict_the_dataset_are_an_error(tiny_dataset, monkeypatch):
+    spec = data.DATASETS["tiny"]
+    monkeypatch.setitem(data.DATASETS, "tiny", data.DatasetSpec(
+        name="tiny", class_names=("a", "b", "c"), image_shape=spec.image_shape, formats=spec.formats,
+        split_sizes=spec.split_sizes))
+    with pytest.raises(data.DataIntegrityError, match="labels run from 0 to 3, expected 0 to 2"):
+        data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+
+
+_FILL_THE_CACHE = """
+import sys
+import numpy as np
+from cnncourse import data
+spec = data.DatasetSpec(name="tiny", class_names=("a", "b", "c", "d"), image_shape=(8, 8, 1),
+                        formats=(data._idx_format(("tiny",), {hashes!r}),), split_sizes={{"train": 400, "test": 100}})
+data.DATASETS["tiny"] = spec
+loaded = data.load("tiny", data_dir=sys.argv[1], allow_download=False, verbose=False)
+print(int(loaded.train_images.sum()))
+"""
+
+
+def test_several_processes_can_fill_an_empty_cache_at_once(tiny_dataset):
+    import subprocess
+    import sys
+
+    hashes = {raw.name: raw.sha256 for raw in data.DATASETS["tiny"].formats[0].files["train"]
+              + data.DATASETS["tiny"].formats[0].files["test"]}
+    script = _FILL_THE_CACHE.format(hashes=hashes)
+    environment = {**os.environ, "CNNCOURSE_CACHE": str(tiny_dataset / "cache")}
+    for _ in range(2):
+        shutil.rmtree(tiny_dataset / "cache", ignore_errors=True)
+        processes = [subprocess.Popen([sys.executable, "-c", script, str(tiny_dataset)], env=environment,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        results = [process.communicate(timeout=120) for process in processes]
+        assert all(process.returncode == 0 for process in processes), [error for _, error in results]
+        assert len({output for output, _ in results}) == 1, "every process read the same images"
+        assert len(list((tiny_dataset / "cache").glob("tiny-*.npz"))) == 1
+        assert not list((tiny_dataset / "cache").glob("*.partial")), "no half-written file is left behind"

@@ -8,14 +8,8 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cnncourse.features import (  # noqa: E402
-    feature_extractor,
-    feature_map_figure,
-    feature_map_grid,
-    feature_maps,
-    kernel_figure,
-    layer_names,
-)
+from cnncourse.features import feature_extractor, feature_maps, layer_names  # noqa: E402
+from cnncourse.plots import feature_map_figure, feature_map_grid, kernel_figure  # noqa: E402
 
 layers = keras.layers
 SHAPE = (8, 8, 3)
@@ -290,7 +284,7 @@ def test_map_statistics_measure_zeros_and_likeness_to_the_picture():
     assert np.isclose(rectified["brightness_correlation"], 1.0)  # constant maps are left out
     pooled = keras.Model(inputs, layers.AveragePooling2D(2, name="pool")(copy(inputs)))
     assert np.isclose(map_statistics(pooled, batch, "pool", batch_size=3)["brightness_correlation"], 1.0)
-    with pytest.raises(ValueError, match="not feature maps"):
+    with pytest.raises(ValueError, match="not a stack of 2-D maps"):
         map_statistics(keras.Model(inputs, layers.Flatten(name="flat")(inputs)), batch, "flat")
     with pytest.raises(ValueError, match="must be a batch"):
         map_statistics(model, batch[0], "copy")

@@ -1,15 +1,12 @@
 """Tests of cnncourse.models: the course's parameter totals, the layer table, the quiz and the diagram."""
 
 import math
-import shutil
-import sys
 from functools import lru_cache
 
 import keras
 import pytest
 
-from cnncourse import models
-from cnncourse.models import build, layer_table, names, plot_diagram, summary_quiz, summary_quiz_template
+from cnncourse.models import build, layer_table, names, summary_quiz, summary_quiz_template
 
 
 @lru_cache(maxsize=None)
@@ -37,13 +34,13 @@ def shown_layers(model):
 
 def test_names_lists_every_model_in_course_order():
     assert names() == [
-        "seed000_cifar10",
-        "seed001_mnist_base",
-        "seed001_mnist",
-        "seed002_horses_humans",
-        "seed003_dimension_walk",
-        "seed003_cifar10",
-        "seed004_cifar10",
+        "dropout_maxnorm_cifar10",
+        "mnist_convnet_base",
+        "mnist_convnet",
+        "horses_humans_convnet",
+        "dimension_walk",
+        "vgg_style_cifar10",
+        "compact_cifar10",
         "dense_cifar10",
         "small_dense",
         "small_convnet",
@@ -51,13 +48,13 @@ def test_names_lists_every_model_in_course_order():
 
 
 TOTALS = {
-    "seed000_cifar10": 4_210_090,
-    "seed001_mnist_base": 55_744,
-    "seed001_mnist": 93_322,
-    "seed002_horses_humans": 2_617_665,
-    "seed003_dimension_walk": 8_228,
-    "seed003_cifar10": 631_658,
-    "seed004_cifar10": 122_570,
+    "dropout_maxnorm_cifar10": 4_210_090,
+    "mnist_convnet_base": 55_744,
+    "mnist_convnet": 93_322,
+    "horses_humans_convnet": 2_617_665,
+    "dimension_walk": 8_228,
+    "vgg_style_cifar10": 631_658,
+    "compact_cifar10": 122_570,
     "dense_cifar10": 1_707_274,
     "small_dense": 50_890,
     "small_convnet": 50_186,
@@ -78,17 +75,17 @@ def test_totals_through_keras_and_layer_table(name):
     assert str(table).splitlines()[-1] == f"Total: {TOTALS[name]:,} parameters ({TOTALS[name]:,} trainable)"
 
 
-def test_seed004_total_from_the_formulas():
+def test_compact_cifar10_total_from_the_formulas():
     # 32x32 -> conv 30 -> pool 15 -> conv 13 -> pool 6 -> conv 4: 4*4*64 features.
     expected = conv(3, 3, 32) + conv(3, 32, 64) + conv(3, 64, 64) + dense(4 * 4 * 64, 64) + dense(64, 10)
     assert expected == 122_570
-    assert built("seed004_cifar10").count_params() == expected
-    assert layer_table(built("seed004_cifar10")).total == expected
+    assert built("compact_cifar10").count_params() == expected
+    assert layer_table(built("compact_cifar10")).total == expected
 
 
 # Output shape and parameter count of every layer, as a learner writes them.
 LAYERS = {
-    "seed000_cifar10": [
+    "dropout_maxnorm_cifar10": [
         ((32, 32, 32), 896),
         ((32, 32, 32), 0),
         ((32, 32, 32), 9_248),
@@ -98,14 +95,14 @@ LAYERS = {
         ((512,), 0),
         ((10,), 5_130),
     ],
-    "seed001_mnist_base": [
+    "mnist_convnet_base": [
         ((26, 26, 32), 320),
         ((13, 13, 32), 0),
         ((11, 11, 64), 18_496),
         ((5, 5, 64), 0),
         ((3, 3, 64), 36_928),
     ],
-    "seed001_mnist": [
+    "mnist_convnet": [
         ((26, 26, 32), 320),
         ((13, 13, 32), 0),
         ((11, 11, 64), 18_496),
@@ -115,7 +112,7 @@ LAYERS = {
         ((64,), 36_928),
         ((10,), 650),
     ],
-    "seed002_horses_humans": [
+    "horses_humans_convnet": [
         ((98, 98, 32), 896),
         ((49, 49, 32), 0),
         ((47, 47, 64), 18_496),
@@ -129,7 +126,7 @@ LAYERS = {
         ((256,), 131_328),
         ((1,), 257),
     ],
-    "seed003_dimension_walk": [
+    "dimension_walk": [
         ((28, 28, 16), conv(5, 3, 16)),
         ((14, 14, 16), 0),
         ((14, 14, 8), conv(3, 16, 8)),
@@ -139,7 +136,7 @@ LAYERS = {
         ((50,), dense(100, 50)),
         ((10,), dense(50, 10)),
     ],
-    "seed003_cifar10": [
+    "vgg_style_cifar10": [
         ((32, 32, 64), 1_792),
         ((32, 32, 64), 36_928),
         ((16, 16, 64), 0),
@@ -153,7 +150,7 @@ LAYERS = {
         ((64,), 32_832),
         ((10,), 650),
     ],
-    "seed004_cifar10": [
+    "compact_cifar10": [
         ((30, 30, 32), conv(3, 3, 32)),
         ((15, 15, 32), 0),
         ((13, 13, 64), conv(3, 32, 64)),
@@ -176,7 +173,7 @@ def test_per_layer_shapes_and_counts(name):
 
 
 def test_dimension_walk_shapes_as_text():
-    shapes = [row.shape_text for row in layer_table(built("seed003_dimension_walk")).rows]
+    shapes = [row.shape_text for row in layer_table(built("dimension_walk")).rows]
     assert shapes == ["28×28×16", "14×14×16", "14×14×8", "7×7×8", "5×5×4", "100", "50", "10"]
 
 
@@ -196,29 +193,29 @@ def test_table_agrees_with_keras_for_every_model(name):
     assert table.non_trainable == weight_count(model.non_trainable_weights)
 
 
-def test_seed000_softmax_by_default_and_sigmoid_reproduces_the_source():
-    assert built("seed000_cifar10").layers[-1].activation is keras.activations.softmax
-    defect = build("seed000_cifar10", output_activation="sigmoid")
+def test_dropout_maxnorm_softmax_by_default_and_sigmoid_reproduces_the_source():
+    assert built("dropout_maxnorm_cifar10").layers[-1].activation is keras.activations.softmax
+    defect = build("dropout_maxnorm_cifar10", output_activation="sigmoid")
     assert defect.layers[-1].activation is keras.activations.sigmoid
     assert defect.count_params() == 4_210_090
     with pytest.raises(ValueError, match="softmax"):
-        build("seed000_cifar10", output_activation="relu")
+        build("dropout_maxnorm_cifar10", output_activation="relu")
 
 
-def test_seed000_keeps_the_max_norm_constraints():
-    layers = built("seed000_cifar10").layers
+def test_dropout_maxnorm_keeps_the_max_norm_constraints():
+    layers = built("dropout_maxnorm_cifar10").layers
     constrained = [layer.name for layer in layers if getattr(layer, "kernel_constraint", None) is not None]
     assert constrained == ["conv1", "conv2", "dense"]
 
 
 def test_models_are_built_and_ready_for_summary():
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     assert model.built and model.inputs[0].shape == (None, 28, 28, 1)
     model.summary(print_fn=lambda *args, **kwargs: None)
 
 
 def test_options_input_shape_num_classes_and_hidden_units():
-    model = build("seed001_mnist", input_shape=(28, 28, 1), num_classes=5)
+    model = build("mnist_convnet", input_shape=(28, 28, 1), num_classes=5)
     assert model.outputs[0].shape == (None, 5)
     assert build("small_dense", input_shape=[32, 32, 3]).inputs[0].shape == (None, 32, 32, 3)
     wide = build("dense_cifar10", hidden_units=(128,))
@@ -323,16 +320,16 @@ Total: 93,322 parameters (93,322 trainable)"""
 
 
 def test_table_text_is_exact_and_deterministic():
-    text = str(layer_table(build("seed001_mnist")))
+    text = str(layer_table(build("mnist_convnet")))
     assert text == EXPECTED_SEED001_TABLE
-    assert str(layer_table(build("seed001_mnist"))) == text
-    assert layer_table(built("seed001_mnist")).to_text() == text == repr(layer_table(built("seed001_mnist")))
+    assert str(layer_table(build("mnist_convnet"))) == text
+    assert layer_table(built("mnist_convnet")).to_text() == text == repr(layer_table(built("mnist_convnet")))
     assert "\x1b" not in text and all(line == line.rstrip() for line in text.splitlines())
 
 
 def test_table_html():
-    page = layer_table(built("seed001_mnist"))._repr_html_()
-    assert page.startswith("<table") and page.endswith("</table>")
+    page = layer_table(built("mnist_convnet"))._repr_html_()
+    assert page.startswith('<div class="cnncourse-table-wrapper"><table') and page.endswith("</table></div>")
     assert page.count("<tr>") == 1 + 8 + 1
     assert "(3·3·1 + 1)·32 = 320" in page and "Total: 93,322 parameters" in page
 
@@ -342,7 +339,7 @@ def right_answers(model):
 
 
 def test_quiz_right_answers(capsys):
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     assert summary_quiz(model, right_answers(model)) is True
     out = capsys.readouterr().out
     assert out.count("✅") == 16 and "❌" not in out
@@ -350,14 +347,14 @@ def test_quiz_right_answers(capsys):
 
 
 def test_quiz_accepts_lists_and_a_bare_int_for_flat_shapes(capsys):
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     answers = [(list(shape), count) for shape, count in right_answers(model)]
     answers[5] = (576, 0)
     assert summary_quiz(model, answers) is True
 
 
 def test_quiz_wrong_shape_explains_the_output_size_rule(capsys):
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     answers = right_answers(model)
     answers[0] = ((28, 28, 32), 320)
     answers[1] = ((26, 26, 32), 0)
@@ -369,7 +366,7 @@ def test_quiz_wrong_shape_explains_the_output_size_rule(capsys):
 
 
 def test_quiz_same_padding_rule(capsys):
-    model = built("seed003_dimension_walk")
+    model = built("dimension_walk")
     answers = right_answers(model)
     answers[2] = ((12, 12, 8), conv(3, 16, 8))
     assert summary_quiz(model, answers) is False
@@ -377,7 +374,7 @@ def test_quiz_same_padding_rule(capsys):
 
 
 def test_quiz_wrong_count_shows_the_formula(capsys):
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     answers = right_answers(model)
     answers[0] = ((26, 26, 32), 288)
     answers[6] = ((64,), 36_864)
@@ -389,7 +386,7 @@ def test_quiz_wrong_count_shows_the_formula(capsys):
 
 
 def test_quiz_unanswered_rows(capsys):
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     template = summary_quiz_template(model)
     assert template == [(None, None)] * 8
     assert summary_quiz(model, template) is False
@@ -402,7 +399,7 @@ def test_quiz_unanswered_rows(capsys):
 
 
 def test_quiz_rejects_answers_of_the_wrong_length():
-    model = built("seed001_mnist")
+    model = built("mnist_convnet")
     with pytest.raises(ValueError, match="has 8 layers"):
         summary_quiz(model, [(None, None)] * 7)
     with pytest.raises(TypeError, match="pair"):
@@ -413,23 +410,23 @@ def test_quiz_rejects_answers_of_the_wrong_length():
 
 def test_unknown_name_lists_the_valid_names():
     with pytest.raises(ValueError) as error:
-        build("seed001_minst")
+        build("mnist_convnt")
     message = str(error.value)
-    assert "Did you mean 'seed001_mnist'?" in message
+    assert "Did you mean 'mnist_convnet'?" in message
     assert all(name in message for name in names())
-    with pytest.raises(TypeError, match="seed000_cifar10"):
+    with pytest.raises(TypeError, match="dropout_maxnorm_cifar10"):
         build(1)
 
 
 def test_bad_options():
     with pytest.raises(TypeError, match="input_shape, num_classes"):
-        build("seed001_mnist", classes=10)
+        build("mnist_convnet", classes=10)
     with pytest.raises(TypeError, match="input_shape"):
-        build("seed002_horses_humans", num_classes=2)
+        build("horses_humans_convnet", num_classes=2)
     with pytest.raises(ValueError, match="input_shape"):
-        build("seed001_mnist", input_shape=(28, 28))
+        build("mnist_convnet", input_shape=(28, 28))
     with pytest.raises(TypeError, match="num_classes"):
-        build("seed001_mnist", num_classes=10.0)
+        build("mnist_convnet", num_classes=10.0)
     with pytest.raises(ValueError, match="hidden_units"):
         build("dense_cifar10", hidden_units=(512, 0))
 
@@ -438,46 +435,21 @@ def test_table_needs_a_built_keras_model():
     with pytest.raises(ValueError, match="keras.Input"):
         layer_table(keras.Sequential([keras.layers.Dense(3)]))
     with pytest.raises(TypeError, match="Keras model"):
-        layer_table("seed001_mnist")
+        layer_table("mnist_convnet")
 
 
-def test_diagram_says_what_to_install_without_graphviz(monkeypatch):
-    monkeypatch.setattr(models.shutil, "which", lambda program: None)
-    with pytest.raises(RuntimeError) as error:
-        plot_diagram(built("seed001_mnist"))
-    message = str(error.value)
-    assert "apt-get install graphviz" in message and "brew install graphviz" in message
-    assert "Colab has both" in message
+def test_diagram_draws_one_box_per_layer_without_graphviz(monkeypatch):
+    import matplotlib.pyplot as plt
 
+    from cnncourse import plots
 
-def test_diagram_says_what_to_install_without_pydot(monkeypatch):
-    monkeypatch.setitem(sys.modules, "pydot", None)
-    with pytest.raises(RuntimeError, match="pip install pydot"):
-        plot_diagram(built("seed001_mnist"))
-
-
-def test_diagram_wrapper_passes_the_options_and_returns_something_to_display(monkeypatch, tmp_path):
-    calls = []
-
-    def fake_plot_model(model, to_file, show_shapes, show_layer_names):
-        calls.append((model.name, show_shapes))
-        with open(to_file, "wb") as file:
-            file.write(b"\x89PNG\r\n\x1a\n")
-
-    monkeypatch.setattr(models.shutil, "which", lambda program: "/usr/bin/dot")
-    monkeypatch.setitem(sys.modules, "pydot", object())
-    monkeypatch.setattr(keras.utils, "plot_model", fake_plot_model)
-    from IPython.display import Image
-
-    assert isinstance(plot_diagram(built("seed001_mnist")), Image)
-    assert isinstance(plot_diagram(built("seed001_mnist"), tmp_path / "m.png", show_shapes=False), Image)
-    assert plot_diagram(built("seed001_mnist"), tmp_path / "m.svg") == tmp_path / "m.svg"
-    assert calls == [("seed001_mnist", True), ("seed001_mnist", False), ("seed001_mnist", True)]
-
-
-@pytest.mark.skipif(shutil.which("dot") is None, reason="the Graphviz program dot is not installed")
-def test_diagram_writes_a_png(tmp_path):
-    pytest.importorskip("pydot")
-    target = tmp_path / "seed001_mnist.png"
-    plot_diagram(built("seed001_mnist"), target)
-    assert target.read_bytes().startswith(b"\x89PNG")
+    monkeypatch.setenv("PATH", "")  # no `dot` anywhere: the diagram must not need it
+    model = built("vgg_style_cifar10")
+    figure = plots.model_diagram(model)
+    texts = [text.get_text() for text in figure.axes[0].texts if text.get_text()]  # arrows have no text
+    assert len(texts) == len(model.layers) + 1  # the input, then every layer
+    assert texts[1] == "conv1_1 (Conv2D)\n32×32×64\n1,792 parameters"
+    assert "631,658 parameters" in figure.axes[0].get_title()
+    plt.close(figure)
+    with pytest.raises(ValueError, match="per_row"):
+        plots.model_diagram(model, per_row=0)

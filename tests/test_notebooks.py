@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import yaml
 
-from cnncourse import run
+from cnncourse import _record as run
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 NOTEBOOKS = run.chapter_paths()
@@ -47,9 +47,9 @@ def test_no_stored_errors(notebook):
 
 def test_stored_outputs_belong_to_the_current_code(notebook):
     record = notebook.metadata.get("cnncourse", {}).get("run")
-    assert record, "no run record: execute the chapter with `python -m cnncourse.run`"
+    assert record, "no run record: execute the chapter with `python -m cnncourse`"
     assert record["code_hash"] == run.code_hash(notebook), (
-        "the code changed after the recorded run; re-run it with `python -m cnncourse.run --profile quick <chapter>`"
+        "the code changed after the recorded run; re-run it with `python -m cnncourse --profile quick <chapter>`"
     )
     assert record["profile"] in ("quick", "full")
 

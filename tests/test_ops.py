@@ -439,15 +439,23 @@ def test_numpy_integers_are_accepted_as_sizes():
 # --------------------------------------------------------------------------
 
 
-def test_ops_module_imports_only_numpy_and_the_standard_library():
-    tree = ast.parse(Path(ops.__file__).read_text())
+def _imports(path) -> set:
     imported = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(Path(path).read_text())):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
+            imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
-    assert imported <= {"__future__", "math", "numbers", "numpy"}, imported
+            imported.update(f"{node.module}.{alias.name}" if node.module == "cnncourse" else node.module
+                            for alias in node.names)
+    return imported
+
+
+def test_ops_module_imports_only_numpy_and_the_standard_library():
+    """The reference maths must not lean on a deep-learning framework; its argument checks are NumPy-only too."""
+    from cnncourse import _validate
+
+    assert _imports(ops.__file__) <= {"__future__", "math", "numbers", "numpy", "cnncourse._validate"}
+    assert _imports(_validate.__file__) <= {"__future__", "math", "numbers", "re", "numpy"}
 
 
 # --------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_pooling_windows_rejects_bad_input(arguments, error, message):
 
 
 def test_parameter_bars_one_bar_per_layer_and_the_dense_layer_dominates():
-    model = models.build("seed000_cifar10")
+    model = models.build("dropout_maxnorm_cifar10")
     figure = plots.parameter_bars(model)
     assert isinstance(figure, Figure)
     assert len(figure.axes) == 1
@@ -136,7 +136,7 @@ def test_parameter_bars_one_bar_per_layer_and_the_dense_layer_dominates():
 
 
 def test_parameter_bars_accepts_a_name_and_a_log_scale():
-    figure = plots.parameter_bars("seed001_mnist", log_scale=True)
+    figure = plots.parameter_bars("mnist_convnet", log_scale=True)
     assert figure.axes[0].get_xscale() == "log"
     assert "93,322" in figure.axes[0].get_title()
 
@@ -146,7 +146,7 @@ def test_parameter_bars_accepts_a_name_and_a_log_scale():
     [
         (("seed999",), ValueError, "Unknown model name"),
         ((42,), TypeError, "Keras model"),
-        (("seed001_mnist", "yes"), TypeError, "log_scale"),
+        (("mnist_convnet", "yes"), TypeError, "log_scale"),
     ],
 )
 def test_parameter_bars_rejects_bad_input(arguments, error, message):
@@ -271,3 +271,24 @@ def test_class_bars_draws_a_group_per_class():
         plots.class_bars({"a": [0.1, 0.2]}, ("x", "y", "z"))
     with pytest.raises(TypeError, match="non-empty dict"):
         plots.class_bars({}, ("x",))
+
+
+@pytest.mark.parametrize("labels, message", [
+    ([0, -1], "from 0"), ([0, 3], "only 3 classes"), ([0.0, 1.7], "whole class numbers"), ([True, False], "booleans"),
+])
+def test_label_taking_figures_refuse_labels_outside_the_classes(labels, message):
+    from cnncourse import training
+
+    names = ("a", "b", "c")
+    with pytest.raises((ValueError, TypeError), match=message):
+        plots.confusion_matrix(labels, [0, 1], names)
+    with pytest.raises((ValueError, TypeError), match=message):
+        plots.image_grid(np.zeros((2, 4, 4)), labels, names)
+    with pytest.raises((ValueError, TypeError), match=message):
+        training.per_class_accuracy(labels, [0, 1], num_classes=3)
+
+
+def test_whole_float_labels_are_accepted():
+    figure = plots.confusion_matrix(np.array([0.0, 1.0, 2.0]), [0, 1, 1], ("a", "b", "c"))
+    assert figure is not None
+    plt.close(figure)

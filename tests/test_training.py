@@ -1,7 +1,8 @@
-"""Tests of cnncourse.training: timed runs, saving/reloading, and reading results.
+"""Tests of cnncourse.training and its saved runs (cnncourse._runs): timing, reloading, resuming, results.
 
 Every model here is tiny (a 4x4 image, one Dense layer) so the whole file
-runs in seconds; saved runs go to a temporary folder, never to data/weights.
+runs in seconds; saved runs go to a temporary folder, never to the shipped
+cnncourse/weights.
 """
 
 import json
@@ -10,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnncourse import training
+from cnncourse import _runs, training
 from cnncourse.data import Dataset
 
 
@@ -43,7 +44,7 @@ def tiny_data(count=200, seed=0):
 
 def run_tiny(**options):
     images, labels = tiny_data()
-    arguments = dict(epochs=3, batch_size=32, name="tiny_run", profile="quick", verbose=0)
+    arguments = dict(epochs=3, batch_size=32, name="tiny_run", profile="quick", progress=False)
     arguments.update(options)
     model = arguments.pop("model", None) or tiny_model()
     return training.fit_and_evaluate(model, (images[:120], labels[:120]), (images[120:160], labels[120:160]),
@@ -72,14 +73,14 @@ def test_accuracy_is_computed_the_same_from_one_hot_labels():
     one_hot = keras.utils.to_categorical(labels, 2)
     run = training.fit_and_evaluate(tiny_model(loss="categorical_crossentropy"), (images[:120], one_hot[:120]),
                                     (images[120:160], one_hot[120:160]), (images[160:], one_hot[160:]),
-                                    epochs=2, batch_size=32, name="tiny_one_hot", verbose=0)
+                                    epochs=2, batch_size=32, name="tiny_one_hot", progress=False)
     assert np.array_equal(run.test_labels, labels[160:])
     assert run.test_accuracy == pytest.approx(np.mean(run.test_predictions == labels[160:]))
 
 
 def test_train_false_reloads_the_saved_run(private_cache, capsys):
     trained = run_tiny()
-    assert (private_cache / "tiny_run.weights.h5").exists()
+    assert (private_cache / "tiny_run.quick.weights.h5").exists()
     reloaded = run_tiny(model=tiny_model(), train=False)
     assert reloaded.loaded_from is not None and "loaded 'tiny_run'" in capsys.readouterr().out
     assert reloaded.history == trained.history
@@ -91,15 +92,78 @@ def test_train_false_reloads_the_saved_run(private_cache, capsys):
 def test_train_false_without_a_saved_run_trains_and_says_so(capsys):
     run = run_tiny(name="never_saved", train=False, save=False)
     assert run.loaded_from is None
-    assert "no saved run of 'never_saved' found: training it now" in capsys.readouterr().out
+    assert "no saved run of 'never_saved' with this recipe" in capsys.readouterr().out
+
+
+def test_train_false_reloads_only_the_same_recipe(capsys):
+    run_tiny()
+    for changed in (dict(epochs=2), dict(batch_size=16), dict(profile="full")):
+        again = run_tiny(model=tiny_model(), train=False, save=False, **changed)
+        assert again.loaded_from is None, f"a run with {changed} must not reuse the 3-epoch quick run"
+    other_optimizer = tiny_model()
+    other_optimizer.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
+                            metrics=["accuracy"])
+    assert run_tiny(model=other_optimizer, train=False, save=False).loaded_from is None
+    assert run_tiny(model=tiny_model(), train=False).loaded_from is not None
+
+
+def test_the_profile_comes_from_the_chapter_settings():
+    from cnncourse import config
+
+    config.settings("full", quick=dict(epochs=1), full=dict(epochs=1))
+    try:
+        assert run_tiny(profile=None, save=False).profile == "full"
+    finally:
+        config.settings("quick", quick=dict(epochs=1), full=dict(epochs=1))
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """Stands in for a session cut off mid-training: raises after ``epochs`` epochs."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_training_resumes_from_its_last_epoch(monkeypatch, capsys):
+    progress = training.EpochProgress
+    monkeypatch.setattr(training, "EpochProgress", lambda epochs, name: _StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):
+        run_tiny(epochs=5, progress=True)
+    state = json.loads(next((_runs.checkpoint_folder()).glob("*.checkpoint.json")).read_text())
+    assert state["epochs_done"] == 2 and len(state["history"]["loss"]) == 2
+    monkeypatch.setattr(training, "EpochProgress", progress)
+    resumed = run_tiny(epochs=5, progress=True)
+    output = capsys.readouterr().out
+    assert "resuming 'tiny_run' after epoch 2 of 5" in output
+    assert "tiny_run epoch 3/5" in output and "tiny_run epoch 1/5" not in output.split("resuming")[1]
+    assert resumed.epochs == 5 and resumed.history["loss"][:2] == state["history"]["loss"]
+    assert resumed.seconds >= state["seconds"]
+    assert not list(_runs.checkpoint_folder().glob("*")), "a finished run removes its checkpoint"
+    assert run_tiny(epochs=5, train=False).loaded_from is not None
+
+
+def test_a_checkpoint_of_another_recipe_is_not_resumed(monkeypatch, capsys):
+    monkeypatch.setattr(training, "EpochProgress", lambda epochs, name: _StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):
+        run_tiny(epochs=5, progress=True)
+    monkeypatch.undo()
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(_runs.checkpoint_folder().parent))
+    run = run_tiny(epochs=4)
+    assert "resuming" not in capsys.readouterr().out and run.epochs == 4
 
 
 @pytest.mark.parametrize(
     "options, error, message",
     [
         (dict(model=tiny_model(compiled=False)), ValueError, "compile"),
-        (dict(epochs=0), ValueError, "epochs must be a positive int"),
-        (dict(batch_size=2.5), ValueError, "batch_size"),
+        (dict(epochs=0), ValueError, "epochs must be at least 1"),
+        (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),
+        (dict(epochs=True), TypeError, "epochs must be an integer"),
         (dict(name="bad name!"), ValueError, "letters, digits"),
         (dict(model="not a model"), TypeError, "Keras model"),
     ],
@@ -123,82 +187,80 @@ def test_fit_and_evaluate_checks_the_data_pairs():
 
 def test_save_and_load_round_trip(tmp_path):
     model = tiny_model()
-    history = {"loss": [np.float32(0.7), 0.5], "accuracy": [0.5, 0.75]}
-    path = training.save_run(model, history, "round_trip", record={"profile": "full", "seconds": 3.2},
-                             folder=tmp_path)
-    assert path == tmp_path / "round_trip.history.json"
+    history = {"loss": [np.float32(1.0), 0.5]}
+    path = _runs.save(model, history, "round_trip", record={"profile": "full", "seconds": 3.2}, folder=tmp_path)
+    assert path.name == "round_trip.full.history.json"
     other = tiny_model()
     other.set_weights([np.zeros_like(weight) for weight in other.get_weights()])
-    saved = training.load_run("round_trip", other, folders=[tmp_path])
-    assert saved["history"] == {"loss": [pytest.approx(0.7), 0.5], "accuracy": [0.5, 0.75]}
-    assert saved["run"]["profile"] == "full" and "saved_at" in saved["run"]
-    for before, after in zip(model.get_weights(), other.get_weights()):
-        np.testing.assert_array_equal(before, after)
+    saved = _runs.load("round_trip", other, folders=[tmp_path])
+    assert saved["history"] == {"loss": [1.0, 0.5]} and saved["run"]["seconds"] == 3.2
+    for mine, theirs in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 def test_float16_weights_are_smaller_and_close(tmp_path):
-    keras.utils.set_random_seed(1)
     model = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Dense(256)])
-    training.save_run(model, {"loss": [1.0]}, "big32", folder=tmp_path)
-    training.save_run(model, {"loss": [1.0]}, "big16", folder=tmp_path, dtype="float16")
-    size32 = (tmp_path / "big32.weights.h5").stat().st_size
-    size16 = (tmp_path / "big16.weights.h5").stat().st_size
-    assert size16 < 0.6 * size32
+    _runs.save(model, {"loss": [1.0]}, "big32", folder=tmp_path, record={"profile": "full"})
+    _runs.save(model, {"loss": [1.0]}, "big16", folder=tmp_path, record={"profile": "full"}, dtype="float16")
+    size = {name: (tmp_path / f"{name}.full.weights.h5").stat().st_size for name in ("big32", "big16")}
+    assert size["big16"] < 0.6 * size["big32"]
     other = keras.Sequential([keras.Input(shape=(64,)), keras.layers.Dense(256)])
-    training.load_run("big16", other, folders=[tmp_path])
-    assert other.get_weights()[0].dtype == np.float32
-    np.testing.assert_allclose(other.get_weights()[0], model.get_weights()[0], rtol=1e-3, atol=1e-4)
+    _runs.load("big16", other, folders=[tmp_path])
+    np.testing.assert_allclose(other.get_weights()[0], model.get_weights()[0], atol=1e-3)
 
 
 def test_history_only_runs_have_no_weights(tmp_path):
-    training.save_run(None, {"loss": [1.0, 0.5]}, "curves_only", folder=tmp_path)
-    assert not (tmp_path / "curves_only.weights.h5").exists()
-    assert training.load_run("curves_only", folders=[tmp_path])["history"] == {"loss": [1.0, 0.5]}
+    _runs.save(None, {"loss": [1.0, 0.5]}, "curves_only", folder=tmp_path, record={"profile": "quick"})
+    assert not list(tmp_path.glob("*.weights.h5"))
+    assert _runs.load("curves_only", folders=[tmp_path])["history"] == {"loss": [1.0, 0.5]}
     with pytest.raises(ValueError, match="no weights"):
-        training.load_run("curves_only", tiny_model(), folders=[tmp_path])
+        _runs.load("curves_only", tiny_model(), folders=[tmp_path])
 
 
-def test_load_prefers_a_full_run_then_the_newest(tmp_path):
-    mine, course = tmp_path / "mine", tmp_path / "course"
-    training.save_run(None, {"loss": [1.0]}, "choice", folder=course,
-                      record={"profile": "full", "saved_at": "2020-01-01T00:00:00+00:00"})
-    training.save_run(None, {"loss": [2.0]}, "choice", folder=mine,
-                      record={"profile": "quick", "saved_at": "2030-01-01T00:00:00+00:00"})
-    assert training.load_run("choice", folders=[mine, course])["run"]["profile"] == "full"
-    training.save_run(None, {"loss": [3.0]}, "choice", folder=mine,
-                      record={"profile": "full", "saved_at": "2030-01-01T00:00:00+00:00"})
-    assert training.load_run("choice", folders=[mine, course])["history"] == {"loss": [3.0]}
-    assert training.find_run("choice", folders=[mine, course]) == mine / "choice.history.json"
-    assert training.find_run("absent", folders=[mine, course]) is None
+def test_without_a_recipe_a_full_run_is_preferred(tmp_path):
+    _runs.save(None, {"loss": [2.0]}, "choice", folder=tmp_path, record={"profile": "quick"})
+    _runs.save(None, {"loss": [1.0]}, "choice", folder=tmp_path, record={"profile": "full"})
+    _runs.save(None, {"loss": [5.0]}, "choice_other", folder=tmp_path, record={"profile": "full"})
+    assert _runs.load("choice", folders=[tmp_path])["run"]["profile"] == "full"
+    assert _runs.load("choice", folders=[tmp_path])["history"] == {"loss": [1.0]}
+    assert _runs.find("absent", folders=[tmp_path]) is None
 
 
 def test_load_errors_say_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="Train it once"):
-        training.load_run("nothing_here", folders=[tmp_path])
-    training.save_run(tiny_model(), {"loss": [1.0]}, "wrong_shape", folder=tmp_path)
-    bigger = tiny_model(classes=3)
-    with pytest.raises(ValueError, match="do not fit the model"):
-        training.load_run("wrong_shape", bigger, folders=[tmp_path])
+        _runs.load("nothing_here", folders=[tmp_path])
+    _runs.save(tiny_model(), {"loss": [1.0]}, "wrong_shape", folder=tmp_path, record={"profile": "full"})
+    bigger = keras.Sequential([keras.Input(shape=(4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="different architecture"):
+        _runs.load("wrong_shape", bigger, folders=[tmp_path])
     with pytest.raises(TypeError, match="string"):
-        training.load_run(3)
+        _runs.load(3)
     with pytest.raises(ValueError, match="dtype"):
-        training.save_run(None, {"loss": [1.0]}, "x", folder=tmp_path, dtype="int8")
+        _runs.save(None, {"loss": [1.0]}, "x", folder=tmp_path, record={}, dtype="int8")
     with pytest.raises(TypeError, match="history"):
-        training.save_run(None, {}, "x", folder=tmp_path)
+        _runs.save(None, {}, "x", folder=tmp_path, record={})
 
 
-def test_ship_copies_runs_but_keeps_a_full_run(tmp_path, capsys):
-    source, target = tmp_path / "mine", tmp_path / "course"
-    training.save_run(tiny_model(), {"loss": [1.0]}, "shipped", folder=source, record={"profile": "quick"})
-    copied = training.ship(["shipped"], source=source, target=target)
-    assert sorted(path.name for path in copied) == ["shipped.history.json", "shipped.weights.h5"]
-    record = json.loads((target / "shipped.history.json").read_text())
-    record["run"]["profile"] = "full"
-    (target / "shipped.history.json").write_text(json.dumps(record))
-    assert training.ship(["shipped"], source=source, target=target) == []
-    assert "kept" in capsys.readouterr().out
-    with pytest.raises(FileNotFoundError, match="run its chapter first"):
-        training.ship(["missing"], source=source, target=target)
+def test_ship_copies_full_runs(tmp_path, capsys):
+    source, target = tmp_path / "mine", tmp_path / "shipped"
+    _runs.save(tiny_model(), {"loss": [1.0]}, "shipped", folder=source, record={"profile": "full"})
+    copied = _runs.ship(["shipped"], source=source, target=target)
+    assert sorted(path.name for path in copied) == ["shipped.full.history.json", "shipped.full.weights.h5"]
+    with pytest.raises(FileNotFoundError, match="train it first"):
+        _runs.ship(["missing"], source=source, target=target)
+    with pytest.raises(TypeError, match="list"):
+        _runs.ship("shipped", source=source, target=target)
+
+
+def test_the_shipped_runs_are_package_data_with_complete_records():
+    folder = _runs.shipped_folder()
+    assert folder.is_dir() and (folder / "README.md").exists()
+    histories = sorted(folder.glob("*.history.json"))
+    assert histories, "the course ships at least one trained run"
+    for path in histories:
+        content = json.loads(path.read_text())
+        assert set(_runs.RECIPE_KEYS) <= set(content["run"]), f"{path.name} lacks part of its recipe"
+        assert (folder / content["weights"]).exists()
 
 
 # ---------------------------------------------------------------- reading results
@@ -208,7 +270,7 @@ def test_per_class_accuracy():
     accuracy = training.per_class_accuracy([0, 0, 1, 1, 1, 2], [0, 1, 1, 1, 0, 2], num_classes=4)
     np.testing.assert_allclose(accuracy[:3], [0.5, 2 / 3, 1.0])
     assert np.isnan(accuracy[3]), "a class without test images has no accuracy"
-    with pytest.raises(ValueError, match="num_classes is 2"):
+    with pytest.raises(ValueError, match="only 2 classes"):
         training.per_class_accuracy([0, 2], [0, 1], num_classes=2)
     with pytest.raises(ValueError, match="true labels"):
         training.per_class_accuracy([0, 1], [0], num_classes=2)

@@ -95,3 +95,13 @@ def test_explorer_sliders_start_from_the_figure_functions_defaults():
     assert values == {"index": 7, "layer": "conv1"}  # a dropdown starts at its first option
     assert seen[0] == (7, "conv1")
     plt.close("all")
+
+
+@pytest.mark.parametrize("value", ["off", "off  ", " OFF", "0", "false"])
+def test_widgets_are_off_for_every_spelling_of_off(monkeypatch, capsys, value):
+    """make keeps the spaces before a trailing comment: `VAR ?= off  # ...` gives 'off  '."""
+    from cnncourse import widgets
+
+    monkeypatch.setenv(widgets.WIDGETS_ENVIRONMENT_VARIABLE, value)
+    assert widgets.explorer(plots.sliding_windows, kernel_size=(1, 5)) is None
+    assert "switched off" in capsys.readouterr().out

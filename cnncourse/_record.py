@@ -1,9 +1,9 @@
-"""Execute chapters with papermill and store their outputs with a run record.
+"""Course machinery: execute chapters with papermill and store their outputs with a run record.
 
-    python -m cnncourse.run --profile quick                 # every chapter
-    python -m cnncourse.run --profile full 06 07            # chosen chapters
-    python -m cnncourse.run --profile quick 02 -p seed 1    # extra parameters
-    python -m cnncourse.run --profile quick --prepare-only _build/ci-notebooks
+    python -m cnncourse --profile quick                 # every chapter
+    python -m cnncourse --profile full 06 07            # chosen chapters
+    python -m cnncourse --profile quick 02 -p seed 1    # extra parameters
+    python -m cnncourse --profile quick --prepare-only _build/ci-notebooks
 
 The book shows stored outputs, so each notebook carries a record of the run
 that made them (profile, backend, device, versions, date, duration and a hash
@@ -105,11 +105,19 @@ def store_record(notebook, record: dict) -> None:
 
 
 def _strip_run_noise(notebook) -> None:
-    """Drop per-cell timestamps papermill adds, so re-runs make small diffs."""
+    """Keep what a reader wants: no stderr (backend start-up logs), no timestamps, no stale widget state.
+
+    The book hides stderr anyway, but JupyterLab, Colab and GitHub show the
+    stored notebook as it is.
+    """
     for cell in notebook.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs
+                            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")]
     notebook.metadata.pop("papermill", None)
+    notebook.metadata.pop("widgets", None)
 
 
 def _literal(text: str):
@@ -157,7 +165,43 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
     return duration
 
 
-def prepare(paths, folder: Path, parameters: dict) -> None:
+def train(paths, profile: str, parameters: dict | None = None) -> list[str]:
+    """Train the runs of chapters without touching the notebooks (``make train-full``).
+
+    Each chapter runs with ``train=False``: finished runs of the same recipe
+    are reloaded, interrupted ones go on from their last epoch, missing ones
+    are trained and saved. The progress lines (one per epoch, with the time
+    left) go to the terminal; the executed copies go to ``_build/training``.
+    Afterwards, recording the chapter reloads every run in minutes.
+    """
+    import papermill
+
+    from cnncourse import config, widgets
+
+    os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
+    os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"
+    folder = REPOSITORY / "_build" / "training"
+    folder.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for path in paths:
+        print(f"training the {profile}-profile runs of {path.name} ...", flush=True)
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(path), str(folder / path.name), parameters={**(parameters or {}), "train": False},
+                cwd=str(path.parent), kernel_name="python3", progress_bar=False, log_output=False,
+                stdout_file=sys.stdout, execution_timeout=None,
+            )
+        except Exception as error:  # the runs saved before the error are kept; go on with the next chapter
+            failed.append(path.name)
+            print(f"FAILED {path.name} after {_describe_duration(time.perf_counter() - started)}: "
+                  f"{str(error).strip().splitlines()[-1] if str(error).strip() else error}", flush=True)
+            continue
+        print(f"{path.name}: done in {_describe_duration(time.perf_counter() - started)}", flush=True)
+    return failed
+
+
+def prepare_for_ci(paths, folder: Path, parameters: dict) -> None:
     """Copy chapters into ``folder`` with papermill's parameters cell injected.
 
     The copies keep their stored outputs, which nbval compares with a fresh
@@ -178,13 +222,17 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", choices=("quick", "full"), required=True)
     parser.add_argument("--prepare-only", metavar="FOLDER", type=Path,
                         help="only inject the parameters into copies in FOLDER (for nbval in CI)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (or resume) the chapters' runs and save them, without writing the notebooks")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a papermill parameter to inject (recorded in the run metadata)")
     arguments = parser.parse_args(argv)
     parameters = {name: _literal(value) for name, value in arguments.parameter}
     if arguments.prepare_only:
-        prepare(chapter_paths(arguments.chapters), arguments.prepare_only, {"profile": arguments.profile, **parameters})
+        prepare_for_ci(chapter_paths(arguments.chapters), arguments.prepare_only, {"profile": arguments.profile, **parameters})
         return 0
+    if arguments.train_only:
+        return 1 if train(chapter_paths(arguments.chapters), arguments.profile, parameters) else 0
     timings, failed = [], []
     for path in chapter_paths(arguments.chapters):
         print(f"running {path.name} with the {arguments.profile} profile ...", flush=True)

@@ -1,0 +1,255 @@
+"""Course machinery: execute chapters with papermill and store their outputs with a run record.
+
+    python -m cnncourse --profile quick                 # every chapter
+    python -m cnncourse --profile full 06 07            # chosen chapters
+    python -m cnncourse --profile quick 02 -p seed 1    # extra parameters
+    python -m cnncourse --profile quick --prepare-only _build/ci-notebooks
+
+The book shows stored outputs, so each notebook carries a record of the run
+that made them (profile, backend, device, versions, date, duration and a hash
+of its code cells) in its metadata and in a note at the top of the page. CI
+compares that hash with the code to catch outputs that no longer match it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+CHAPTERS = REPOSITORY / "chapters"
+RECORD_TAG = "run-record"
+INJECTED_TAG = "injected-parameters"
+
+
+def chapter_paths(selection=()) -> list[Path]:
+    """Notebooks in ``chapters/`` whose file name starts with one of ``selection``."""
+    notebooks = sorted(CHAPTERS.glob("[0-9][0-9]_*.ipynb"))
+    if not selection:
+        return notebooks
+    chosen = []
+    for wanted in selection:
+        matches = [path for path in notebooks if path.name.startswith(Path(wanted).stem)]
+        if not matches:
+            names = ", ".join(path.stem for path in notebooks)
+            raise SystemExit(f"no chapter matches {wanted!r}; chapters are: {names}")
+        chosen += [path for path in matches if path not in chosen]
+    return chosen
+
+
+def code_cells(notebook) -> list:
+    """The code cells that belong to the chapter (not papermill's injected one)."""
+    return [
+        cell for cell in notebook.cells
+        if cell.cell_type == "code" and INJECTED_TAG not in cell.metadata.get("tags", [])
+    ]
+
+
+def code_hash(notebook) -> str:
+    """Fingerprint of the chapter's code: stored outputs are valid for this hash only."""
+    digest = hashlib.sha256()
+    for cell in code_cells(notebook):
+        digest.update(cell.source.strip().encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _describe_duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def record_text(record: dict, timings: dict) -> str:
+    """The note shown at the top of a chapter."""
+    lines = [
+        f"> **Recorded run.** The outputs on this page come from running the notebook top to bottom "
+        f"with the **{record['profile']}** profile on {record['date']}: Keras {record['keras']} with "
+        f"{record['backend']} {record['backend_version']}, on {record['device']}; it took "
+        f"{_describe_duration(record['duration_s'])}.",
+        ">",
+        "> Measured run times:",
+    ]
+    for profile in ("quick", "full"):
+        timing = timings.get(profile)
+        if timing:
+            lines.append(
+                f"> - **{profile}**: {_describe_duration(timing['duration_s'])} on {timing['device']} "
+                f"({timing['backend']}, {timing['date']})"
+            )
+        else:
+            lines.append(f"> - **{profile}**: not recorded yet")
+    return "\n".join(lines)
+
+
+def store_record(notebook, record: dict) -> None:
+    """Write the run record into the metadata and the note cell at the top."""
+    course = notebook.metadata.setdefault("cnncourse", {})
+    course["run"] = record
+    timings = course.setdefault("timings", {})
+    timings[record["profile"]] = {key: record[key] for key in ("duration_s", "device", "backend", "date")}
+    for cell in notebook.cells:
+        if RECORD_TAG in cell.metadata.get("tags", []):
+            cell.source = record_text(record, timings)
+            break
+    else:
+        raise ValueError(
+            f"the notebook has no markdown cell tagged {RECORD_TAG!r}; add one under the title"
+        )
+
+
+def _strip_run_noise(notebook) -> None:
+    """Keep what a reader wants: no stderr (backend start-up logs), no timestamps, no stale widget state.
+
+    The book hides stderr anyway, but JupyterLab, Colab and GitHub show the
+    stored notebook as it is.
+    """
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = [output for output in cell.outputs
+                            if not (output.get("output_type") == "stream" and output.get("name") == "stderr")]
+    notebook.metadata.pop("papermill", None)
+    notebook.metadata.pop("widgets", None)
+
+
+def _literal(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
+    """Run one chapter in a fresh kernel and write its outputs back; returns seconds."""
+    import papermill
+
+    from cnncourse import config, widgets
+
+    os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
+    os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"  # nobody moves sliders in a batch run
+    resolved, _ = config.resolve_profile("auto")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch) / path.name
+        papermill.execute_notebook(
+            str(path), str(output), parameters=parameters or {}, cwd=str(path.parent),
+            kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
+            execution_timeout=900,
+        )
+        notebook = nbformat.read(output, as_version=4)
+    duration = time.perf_counter() - started
+    facts = config.environment()
+    record = {
+        "profile": resolved,
+        "parameters": parameters or {},
+        "keras": facts["keras"],
+        "backend": facts["backend"],
+        "backend_version": facts["backend_version"],
+        "device": facts["device"],
+        "python": facts["python"],
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+        "duration_s": round(duration, 1),
+        "code_hash": code_hash(notebook),
+    }
+    _strip_run_noise(notebook)
+    store_record(notebook, record)
+    nbformat.write(notebook, path)
+    return duration
+
+
+def train(paths, profile: str, parameters: dict | None = None) -> list[str]:
+    """Train the runs of chapters without touching the notebooks (``make train-full``).
+
+    Each chapter runs with ``train=False``: finished runs of the same recipe
+    are reloaded, interrupted ones go on from their last epoch, missing ones
+    are trained and saved. The progress lines (one per epoch, with the time
+    left) go to the terminal; the executed copies go to ``_build/training``.
+    Afterwards, recording the chapter reloads every run in minutes.
+    """
+    import papermill
+
+    from cnncourse import config, widgets
+
+    os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
+    os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"
+    folder = REPOSITORY / "_build" / "training"
+    folder.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for path in paths:
+        print(f"training the {profile}-profile runs of {path.name} ...", flush=True)
+        started = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(path), str(folder / path.name), parameters={**(parameters or {}), "train": False},
+                cwd=str(path.parent), kernel_name="python3", progress_bar=False, log_output=False,
+                stdout_file=sys.stdout, execution_timeout=None,
+            )
+        except Exception as error:  # the runs saved before the error are kept; go on with the next chapter
+            failed.append(path.name)
+            print(f"FAILED {path.name} after {_describe_duration(time.perf_counter() - started)}: "
+                  f"{str(error).strip().splitlines()[-1] if str(error).strip() else error}", flush=True)
+            continue
+        print(f"{path.name}: done in {_describe_duration(time.perf_counter() - started)}", flush=True)
+    return failed
+
+
+def prepare_for_ci(paths, folder: Path, parameters: dict) -> None:
+    """Copy chapters into ``folder`` with papermill's parameters cell injected.
+
+    The copies keep their stored outputs, which nbval compares with a fresh
+    run for the cells marked ``# NBVAL_CHECK_OUTPUT``.
+    """
+    import papermill
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        papermill.execute_notebook(str(path), str(folder / path.name), parameters=parameters,
+                                   prepare_only=True, progress_bar=False, kernel_name="python3")
+    print(f"prepared {len(paths)} chapter(s) in {folder} with {parameters}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("chapters", nargs="*", help="chapter file names or prefixes (default: all)")
+    parser.add_argument("--profile", choices=("quick", "full"), required=True)
+    parser.add_argument("--prepare-only", metavar="FOLDER", type=Path,
+                        help="only inject the parameters into copies in FOLDER (for nbval in CI)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (or resume) the chapters' runs and save them, without writing the notebooks")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="a papermill parameter to inject (recorded in the run metadata)")
+    arguments = parser.parse_args(argv)
+    parameters = {name: _literal(value) for name, value in arguments.parameter}
+    if arguments.prepare_only:
+        prepare_for_ci(chapter_paths(arguments.chapters), arguments.prepare_only, {"profile": arguments.profile, **parameters})
+        return 0
+    if arguments.train_only:
+        return 1 if train(chapter_paths(arguments.chapters), arguments.profile, parameters) else 0
+    timings, failed = [], []
+    for path in chapter_paths(arguments.chapters):
+        print(f"running {path.name} with the {arguments.profile} profile ...", flush=True)
+        try:
+            seconds = execute(path, arguments.profile, parameters)
+        except Exception as error:  # report every failing chapter, keep its old outputs
+            print(f"FAILED {path.name}: {str(error).strip().splitlines()[-1] if str(error).strip() else error}")
+            failed.append(path.name)
+            continue
+        timings.append((path.name, seconds))
+    print("\nchapter".ljust(34) + "seconds")
+    for name, seconds in timings:
+        print(f"{name:<33}{seconds:7.1f}")
+    if failed:
+        print(f"\n{len(failed)} chapter(s) failed and kept their previous outputs: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

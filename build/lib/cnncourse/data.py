@@ -1,0 +1,694 @@
+"""Datasets, offline first, canonical always.
+
+``load("fashion_mnist")`` looks for the raw files in this order and says which
+it used: an explicit ``data_dir``, the folder named by ``CNNCOURSE_DATA``,
+system packages (Debian's ``dataset-fashion-mnist``), the Keras cache, and
+finally the canonical download through ``keras.utils.get_file``. Every raw file
+is checked against its SHA-256 before use, so a truncated or corrupt copy is
+reported instead of silently training on garbage. Decoded arrays are cached as
+``.npz`` (``CNNCOURSE_CACHE``, default ``~/.cache/cnncourse``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import json
+import os
+import pickle
+import tarfile
+import tempfile
+import textwrap
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cnncourse import _validate
+
+__all__ = [
+    "CACHE_ENVIRONMENT_VARIABLE",
+    "CIFAR10_CLASSES",
+    "DATASETS",
+    "DATA_ENVIRONMENT_VARIABLE",
+    "DataIntegrityError",
+    "DataNotFoundError",
+    "Dataset",
+    "DatasetSpec",
+    "OFFLINE_ENVIRONMENT_VARIABLE",
+    "RawFile",
+    "SCALES",
+    "SPLITS",
+    "StoredFormat",
+    "cache_all",
+    "cache_folder",
+    "load",
+    "locate",
+    "sample_photograph",
+    "sha256_of",
+]
+
+DATA_ENVIRONMENT_VARIABLE = "CNNCOURSE_DATA"
+CACHE_ENVIRONMENT_VARIABLE = "CNNCOURSE_CACHE"
+OFFLINE_ENVIRONMENT_VARIABLE = "CNNCOURSE_OFFLINE"
+SCALES = ("unit", "centered", "none")
+SPLITS = ("train", "test")
+
+
+class DataIntegrityError(ValueError):
+    """A data file exists but is not the file it claims to be."""
+
+
+class DataNotFoundError(FileNotFoundError):
+    """No place held the dataset and it could not be downloaded."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RawFile:
+    """One file of a stored format, with the checksum that proves it intact."""
+
+    name: str
+    sha256: str | None  # None: verified by Keras when it downloaded the archive
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredFormat:
+    """One way a dataset is stored on disk, and how to decode it."""
+
+    key: str
+    description: str
+    folder_names: tuple[str, ...]
+    files: dict  # split -> tuple[RawFile, ...]; a split may share files with another
+    decode: Callable  # (paths: dict split -> list[Path]) -> dict split -> (images, labels)
+    lossy: bool = False
+    shuffle_train: bool = False  # stored sorted by class: shuffle once, deterministically
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, int, int]
+    formats: tuple[StoredFormat, ...]
+    split_sizes: dict  # split -> number of images in the official split
+    system_folders: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- decoders
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    """Decode one gzipped IDX file (the MNIST family's format)."""
+    with gzip.open(path, "rb") as stream:
+        content = stream.read()
+    magic = int.from_bytes(content[0:4], "big")
+    if magic not in (2049, 2051):
+        raise DataIntegrityError(f"{path} is not an IDX label or image file (magic number {magic})")
+    dimensions = magic - 2048
+    shape = tuple(int.from_bytes(content[4 + 4 * i : 8 + 4 * i], "big") for i in range(dimensions))
+    offset = 4 + 4 * dimensions
+    expected = int(np.prod(shape))
+    if len(content) - offset != expected:
+        raise DataIntegrityError(
+            f"{path} holds {len(content) - offset} values but its header promises {expected}: "
+            "the file is truncated; delete it and load again"
+        )
+    return np.frombuffer(content, dtype=np.uint8, offset=offset).reshape(shape)
+
+
+def _decode_idx(paths: dict) -> dict:
+    return {
+        split: (_read_idx(images)[..., np.newaxis], _read_idx(labels).astype(np.int64))
+        for split, (images, labels) in paths.items()
+    }
+
+
+def _decode_keras_npz(paths: dict) -> dict:
+    decoded = {}
+    for split, (path,) in paths.items():
+        with np.load(path, allow_pickle=False) as arrays:
+            decoded[split] = (arrays[f"x_{split}"][..., np.newaxis], arrays[f"y_{split}"].astype(np.int64))
+    return decoded
+
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def _decode_cifar_jpeg(paths: dict) -> dict:
+    """Decode ``<split>/<class>/NNNN.jpg`` members of the JPEG mirror's tarballs."""
+    from PIL import Image
+
+    decoded = {}
+    for split, (path,) in paths.items():
+        images, labels = [], []
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                if not (member.isfile() and member.name.endswith(".jpg")):
+                    continue
+                class_name = Path(member.name).parent.name
+                if class_name not in CIFAR10_CLASSES:
+                    raise DataIntegrityError(f"{path}: unexpected class folder {class_name!r} in {member.name}")
+                with Image.open(archive.extractfile(member)) as picture:
+                    images.append(np.asarray(picture.convert("RGB")))
+                labels.append(CIFAR10_CLASSES.index(class_name))
+        decoded[split] = (np.stack(images), np.asarray(labels, dtype=np.int64))
+    return decoded
+
+
+def _decode_cifar_python(paths: dict) -> dict:
+    """Decode the original ``cifar-10-python.tar.gz`` (pickled batches)."""
+    batch_names = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+    decoded = {}
+    for split, (path,) in paths.items():
+        batches = []
+        if path.is_dir():  # the folder Keras extracts the archive into
+            for name in batch_names[split]:
+                with open(next(path.rglob(name)), "rb") as stream:
+                    batches.append(pickle.load(stream, encoding="bytes"))
+        else:
+            with tarfile.open(path, "r:gz") as archive:
+                for name in batch_names[split]:
+                    member = archive.getmember(f"cifar-10-batches-py/{name}")
+                    batches.append(pickle.load(archive.extractfile(member), encoding="bytes"))
+        images = np.concatenate([batch[b"data"] for batch in batches]).reshape(-1, 3, 32, 32)
+        labels = np.concatenate([batch[b"labels"] for batch in batches]).astype(np.int64)
+        decoded[split] = (images.transpose(0, 2, 3, 1), labels)
+    return decoded
+
+
+# ---------------------------------------------------------------- registry
+
+_KERAS_DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+
+
+def _idx_format(folder_names, hashes, url=None, description="IDX .gz files (the official distribution)"):
+    names = {
+        "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    }
+    files = {
+        split: tuple(RawFile(name, hashes[name], url and url + name) for name in split_names)
+        for split, split_names in names.items()
+    }
+    return StoredFormat("idx", description, folder_names, files, _decode_idx)
+
+
+_MNIST_IDX_SHA256 = {
+    "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+_FASHION_MNIST_IDX_SHA256 = {
+    "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
+}
+_MNIST_NPZ = RawFile(
+    "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1", _KERAS_DATASETS_URL + "mnist.npz"
+)
+_CIFAR_ARCHIVE = RawFile(
+    "cifar-10-python.tar.gz",
+    "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+)
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec(
+        name="mnist",
+        class_names=tuple(str(digit) for digit in range(10)),
+        image_shape=(28, 28, 1),
+        split_sizes={"train": 60_000, "test": 10_000},
+        formats=(
+            _idx_format(("mnist", ""), _MNIST_IDX_SHA256),
+            StoredFormat(
+                "keras-npz",
+                "Keras's mnist.npz",
+                ("",),
+                {"train": (_MNIST_NPZ,), "test": (_MNIST_NPZ,)},
+                _decode_keras_npz,
+            ),
+        ),
+    ),
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        class_names=(
+            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        ),
+        image_shape=(28, 28, 1),
+        split_sizes={"train": 60_000, "test": 10_000},
+        formats=(
+            _idx_format(("fashion-mnist", "fashion_mnist", ""), _FASHION_MNIST_IDX_SHA256, _KERAS_DATASETS_URL),
+        ),
+        system_folders=("/usr/share/datasets/fashion-mnist",),
+    ),
+    "cifar10": DatasetSpec(
+        name="cifar10",
+        class_names=CIFAR10_CLASSES,
+        image_shape=(32, 32, 3),
+        split_sizes={"train": 50_000, "test": 10_000},
+        formats=(
+            StoredFormat(
+                "python",
+                "the original CIFAR-10 (python pickles)",
+                ("", "cifar10", "cifar-10"),
+                {"train": (_CIFAR_ARCHIVE,), "test": (_CIFAR_ARCHIVE,)},
+                _decode_cifar_python,
+            ),
+            StoredFormat(
+                "keras-extracted",
+                "the original CIFAR-10, as extracted by keras.datasets.cifar10",
+                ("cifar-10-batches-py-target", "cifar-10-batches-py"),
+                {"train": (RawFile(".", None),), "test": (RawFile(".", None),)},
+                _decode_cifar_python,
+            ),
+            StoredFormat(
+                "jpeg",
+                "the CIFAR-10 JPEG re-encoding (lossy: quality 75, 4:2:0 chroma)",
+                ("cifar10-jpeg", ""),
+                {
+                    "train": (RawFile("train.tar.gz", "b839a8d5408e2b1efb727d8293b826e6534362d8bd1dfe9f52a542069e96a5bc"),),
+                    "test": (RawFile("test.tar.gz", "bbf2a073f2410b812a915d0a02f914ac7a54b3a4a4f97edd3e3667cd55da16f5"),),
+                },
+                _decode_cifar_jpeg,
+                lossy=True,
+                shuffle_train=True,
+            ),
+        ),
+    ),
+}
+
+
+# ---------------------------------------------------------------- the loaded dataset
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Images as ``(N, height, width, channels)`` arrays, labels as integers."""
+
+    name: str
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+    notes: list[str] = dataclasses.field(default_factory=list)
+    lossy: bool = False  # decoded from a lossy re-encoding (the CIFAR-10 JPEG mirror)
+    carved_from_test_split: bool = False  # train and test both cut from the official test split
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_images.shape[1:])
+
+    def validation_split(self, fraction: float = 0.1, seed: int = 0):
+        """Hold out a stratified part of the *training* data for validation.
+
+        The test set stays untouched until the very end: choosing epochs or
+        models on it would make the final test number optimistic.
+        """
+        if not 0 < fraction < 1:
+            raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction!r}")
+        held_out = _stratified_indices(self.train_labels, round(fraction * len(self.train_labels)), seed)
+        kept = np.setdiff1d(np.arange(len(self.train_labels)), held_out)
+        kept = np.random.default_rng(seed).permutation(kept)
+        return (
+            self.train_images[kept], self.train_labels[kept],
+            self.train_images[held_out], self.train_labels[held_out],
+        )
+
+    def __str__(self) -> str:
+        height, width, channels = self.image_shape
+        lines = [
+            f"{self.name}: {len(self.train_labels):,} training and {len(self.test_labels):,} test images, "
+            f"{height}x{width}x{channels}, {self.num_classes} classes, pixels {self.train_images.dtype} "
+            f"in [{self.train_images.min():g}, {self.train_images.max():g}]",
+            f"source: {self.source}",
+        ]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(textwrap.fill(line, width=88, subsequent_indent="  ") for line in lines)
+
+
+# ---------------------------------------------------------------- looking for files
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path, raw_file: RawFile) -> None:
+    if raw_file.sha256 is None:
+        return
+    actual = sha256_of(path)
+    if actual != raw_file.sha256:
+        raise DataIntegrityError(
+            f"checksum mismatch for {path}: its SHA-256 is {actual}, expected {raw_file.sha256}. "
+            "The file is corrupt, truncated or a different version; delete or replace it "
+            "(re-copy the mirror, or remove it so the loader downloads a fresh copy)."
+        )
+
+
+def _keras_cache_folder() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _places(spec: DatasetSpec, data_dir) -> list[tuple[str, Path]]:
+    """Where to look, in order, each with the reason it is on the list."""
+    places = []
+    if data_dir is not None:
+        places.append(("data_dir argument", Path(data_dir).expanduser()))
+    if os.environ.get(DATA_ENVIRONMENT_VARIABLE):
+        places.append((f"{DATA_ENVIRONMENT_VARIABLE} folder", Path(os.environ[DATA_ENVIRONMENT_VARIABLE]).expanduser()))
+    places += [("system package", Path(folder)) for folder in spec.system_folders]
+    places.append(("Keras cache", _keras_cache_folder()))
+    return places
+
+
+def _find_split(stored: StoredFormat, split: str, place: Path) -> list[Path] | None:
+    """The paths of one split's files in ``place`` (or a named subfolder), if all exist."""
+    for folder_name in stored.folder_names:
+        folder = place / folder_name if folder_name else place
+        paths = [folder / raw_file.name for raw_file in stored.files[split]]
+        if all(path.exists() for path in paths):
+            return [path.resolve() for path in paths]
+    return None
+
+
+def _download(spec: DatasetSpec) -> tuple[StoredFormat, dict] | None:
+    """Fetch the canonical files through Keras; None if no format has URLs."""
+    import keras
+
+    _keras_cache_folder().mkdir(parents=True, exist_ok=True)  # else get_file silently falls back to /tmp
+    for stored in spec.formats:
+        raw_files = {raw_file for files in stored.files.values() for raw_file in files}
+        if not all(raw_file.url for raw_file in raw_files):
+            continue
+        fetched = {
+            raw_file: Path(
+                keras.utils.get_file(
+                    raw_file.name, origin=raw_file.url, file_hash=raw_file.sha256,
+                    cache_dir=str(_keras_cache_folder().parent),
+                    cache_subdir=os.path.join("datasets", stored.folder_names[0]),
+                )
+            )
+            for raw_file in raw_files
+        }
+        return stored, {split: [fetched[f] for f in files] for split, files in stored.files.items()}
+    return None
+
+
+def locate(name: str, data_dir=None, *, allow_download: bool | None = None, test_only_fallback: bool = False):
+    """Find a dataset's raw files: ``(format, paths by split, where)``.
+
+    A split missing everywhere (offline MNIST has only its test split) is
+    allowed with ``test_only_fallback``; the caller then carves a training
+    set out of the test images and says so.
+    """
+    spec = _spec(name)
+    if allow_download is None:
+        allow_download = os.environ.get(OFFLINE_ENVIRONMENT_VARIABLE, "") in ("", "0")
+    looked, test_only = [], None
+    for reason, place in _places(spec, data_dir):
+        for stored in spec.formats:
+            found = {split: _find_split(stored, split, place) for split in SPLITS}
+            if all(found.values()):
+                return stored, found, _place_in_words(reason, place)
+            if found["test"] and test_only is None:
+                test_only = (stored, {"test": found["test"]}, _place_in_words(reason, place))
+        looked.append(f"  - {place} ({reason}), and its subfolders {_subfolders(spec)}")
+    download_note = "downloads are switched off (CNNCOURSE_OFFLINE is set)"
+    if allow_download:
+        try:
+            downloaded = _download(spec)
+        except Exception as error:  # offline, proxy, server down: say so, then fall back
+            download_note = f"the canonical download failed: {error}"
+        else:
+            if downloaded:
+                stored, paths = downloaded
+                return stored, paths, "the Keras cache (downloaded through keras.utils.get_file)"
+            download_note = "no canonical download is registered for this dataset"
+    if test_only_fallback and test_only:
+        return test_only
+    expected = sorted({raw.name for stored in spec.formats for files in stored.files.values() for raw in files})
+    raise DataNotFoundError(
+        f"could not find the {name} dataset. Looked in:\n" + "\n".join(looked)
+        + f"\n  - the canonical download: {download_note}\n"
+        f"Files that count: {', '.join(expected)}.\n"
+        f"To fix: connect to the internet and run again, or point {DATA_ENVIRONMENT_VARIABLE} "
+        "(or data_dir=) at a folder that holds them, e.g. the course's offline mirror."
+        + ("\nOnly the test split was found; pass test_only_fallback=True to train on part of it."
+           if test_only else "")
+    )
+
+
+def _place_in_words(reason: str, place: Path) -> str:
+    """Where data came from, without this machine's paths (they end up on the book's pages)."""
+    if reason == "system package":
+        return f"{place} (system package)"
+    return f"the {reason}"
+
+
+def _subfolders(spec: DatasetSpec) -> str:
+    names = sorted({name for stored in spec.formats for name in stored.folder_names if name})
+    return ", ".join(f"{name}/" for name in names)
+
+
+def _spec(name) -> DatasetSpec:
+    if not isinstance(name, str):
+        raise TypeError(f"dataset name must be a string such as 'mnist', got {type(name).__name__}")
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+# ---------------------------------------------------------------- decoding with a cache
+
+
+def cache_folder() -> Path:
+    return Path(os.environ.get(CACHE_ENVIRONMENT_VARIABLE, Path.home() / ".cache" / "cnncourse")).expanduser()
+
+
+def _decoded(spec: DatasetSpec, stored: StoredFormat, paths: dict) -> dict:
+    """Verify every raw file, then decode it, or read the decoded cache if it is intact."""
+    digests = []
+    for split, split_paths in paths.items():
+        for path, raw_file in zip(split_paths, stored.files[split]):
+            _verify(path, raw_file)
+            digests.append(raw_file.sha256 or f"{path}:{path.stat().st_mtime_ns}")
+    key = hashlib.sha256("|".join([stored.key, *sorted(paths), *digests]).encode()).hexdigest()[:16]
+    cache_file = cache_folder() / f"{spec.name}-{stored.key}-{key}.npz"
+    if cache_file.exists():
+        try:
+            return _read_cache(cache_file, spec, tuple(paths))
+        except (DataIntegrityError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            print(f"note: the decoded cache {cache_file.name} was damaged ({str(error).splitlines()[0][:120]}); "
+                  "decoding the raw files again")
+            cache_file.unlink(missing_ok=True)
+    decoded = stored.decode(paths)
+    if stored.shuffle_train and "train" in decoded:
+        order = np.random.default_rng(0).permutation(len(decoded["train"][1]))
+        decoded["train"] = tuple(array[order] for array in decoded["train"])
+    _check_arrays(spec, decoded, f"decoded from {stored.description}")
+    _write_cache(cache_file, decoded)
+    return decoded
+
+
+def _check_arrays(spec: DatasetSpec, decoded: dict, origin: str) -> None:
+    """Refuse arrays that contradict the dataset: counts, shapes, dtypes, label and pixel ranges."""
+    for split, (images, labels) in decoded.items():
+        problem = None
+        if images.dtype != np.uint8:
+            problem = f"pixels are {images.dtype}, expected uint8 in [0, 255] (already scaled?)"
+        elif images.ndim != 4 or images.shape[1:] != spec.image_shape:
+            problem = f"images have shape {images.shape}, expected (N, {', '.join(map(str, spec.image_shape))})"
+        elif labels.ndim != 1 or len(labels) != len(images):
+            problem = f"{len(images)} images but labels of shape {labels.shape}"
+        elif len(images) != spec.split_sizes[split]:
+            problem = f"{len(images):,} images, the official split has {spec.split_sizes[split]:,}"
+        elif not np.issubdtype(labels.dtype, np.integer):
+            problem = f"labels are {labels.dtype}, expected integers"
+        elif labels.min() < 0 or labels.max() >= len(spec.class_names):
+            problem = f"labels run from {labels.min()} to {labels.max()}, expected 0 to {len(spec.class_names) - 1}"
+        if problem:
+            raise DataIntegrityError(f"{spec.name} {split} split {origin}: {problem}")
+
+
+def _array_digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _write_cache(cache_file: Path, decoded: dict) -> None:
+    """Write the decoded arrays with a manifest of their checksums, atomically.
+
+    Each writer uses its own temporary file and renames it into place, so
+    several processes filling an empty cache at once never see half a file.
+    """
+    arrays = {f"{split}_{kind}": array for split, (images, labels) in decoded.items()
+              for kind, array in (("images", images), ("labels", labels))}
+    manifest = {name: {"sha256": _array_digest(array), "shape": list(array.shape), "dtype": str(array.dtype)}
+                for name, array in arrays.items()}
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=cache_file.parent, prefix=f".{cache_file.stem}-", suffix=".partial")
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, manifest=np.array(json.dumps(manifest)), **arrays)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, cache_file)
+    except OSError:
+        pass  # a read-only home only costs the decoding time next run
+
+
+def _read_cache(cache_file: Path, spec: DatasetSpec, splits) -> dict:
+    """The cached arrays, after checking them against their manifest and the dataset's spec."""
+    with np.load(cache_file, allow_pickle=False) as stored:
+        manifest = json.loads(str(stored["manifest"]))
+        decoded = {split: (stored[f"{split}_images"], stored[f"{split}_labels"]) for split in splits}
+    for split, arrays in decoded.items():
+        for kind, array in zip(("images", "labels"), arrays):
+            expected = manifest[f"{split}_{kind}"]
+            if list(array.shape) != expected["shape"] or str(array.dtype) != expected["dtype"] \
+                    or _array_digest(array) != expected["sha256"]:
+                raise DataIntegrityError(f"{split}_{kind} does not match the checksum written with it")
+    _check_arrays(spec, decoded, f"in the cache {cache_file.name}")
+    return decoded
+
+
+# ---------------------------------------------------------------- subsets and scaling
+
+
+def _stratified_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` indices whose class proportions match ``labels`` (largest remainder)."""
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts / counts.sum() * size
+    take = np.floor(exact).astype(int)
+    for position in np.argsort(exact - take)[::-1][: size - take.sum()]:
+        take[position] += 1
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(labels == label), count, replace=False) for label, count in zip(classes, take)]
+    return rng.permutation(np.concatenate(chosen))
+
+
+def _check_size(value, split: str, available: int):
+    if value is None:
+        return available
+    if not _validate.is_integer(value):
+        raise TypeError(f"{split}_size must be an int or None, got {value!r}")
+    if not 10 <= value <= available:
+        raise ValueError(
+            f"{split}_size={value} is out of range: choose between 10 and {available:,} "
+            f"(the {split} images available), or None for all of them"
+        )
+    return int(value)
+
+
+def _scale(images: np.ndarray, scale: str) -> np.ndarray:
+    if scale == "none":
+        return images
+    unit = images.astype(np.float32) / 255.0
+    return unit if scale == "unit" else unit - 0.5
+
+
+def load(
+    name: str,
+    *,
+    scale: str = "unit",
+    train_size: int | None = None,
+    test_size: int | None = None,
+    seed: int = 0,
+    data_dir=None,
+    test_only_fallback: bool = False,
+    allow_download: bool | None = None,
+    verbose: bool = True,
+) -> Dataset:
+    """Load a dataset as NumPy arrays, from the first place that has it.
+
+    ``scale``: ``"unit"`` divides by 255 into [0, 1]; ``"centered"`` gives
+    [-0.5, 0.5] (as some sources do); ``"none"`` keeps the uint8 pixels.
+    ``train_size``/``test_size`` take stratified random subsets (same class
+    proportions), which is how the quick profile stays quick.
+    """
+    spec = _spec(name)
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
+    if not _validate.is_integer(seed):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+    stored, paths, where = locate(name, data_dir, allow_download=allow_download, test_only_fallback=test_only_fallback)
+    decoded = _decoded(spec, stored, paths)
+    notes = []
+    if stored.lossy:
+        notes.append(f"this is {stored.description}; accuracies can differ slightly from the original dataset")
+    if "train" not in decoded:
+        images, labels = decoded["test"]
+        carved_test = _stratified_indices(labels, len(labels) // 5, seed=12345)
+        carved_train = np.setdiff1d(np.arange(len(labels)), carved_test)
+        carved_train = np.random.default_rng(12345).permutation(carved_train)
+        decoded = {"train": (images[carved_train], labels[carved_train]), "test": (images[carved_test], labels[carved_test])}
+        notes.append(
+            f"the {name} training split was not available, so this is the official {len(labels):,}-image TEST "
+            f"split cut in two (stratified): {len(carved_train):,} images to train on and {len(carved_test):,} "
+            "to test on. Numbers from it are not comparable with results on the official split."
+        )
+    subsets = {}
+    for split, size in (("train", train_size), ("test", test_size)):
+        images, labels = decoded[split]
+        wanted = _check_size(size, split, len(labels))
+        if wanted < len(labels):
+            chosen = _stratified_indices(labels, wanted, seed)
+            images, labels = images[chosen], labels[chosen]
+        subsets[split] = (_scale(images, scale), labels)
+    dataset = Dataset(
+        name=name,
+        train_images=subsets["train"][0], train_labels=subsets["train"][1],
+        test_images=subsets["test"][0], test_labels=subsets["test"][1],
+        class_names=spec.class_names,
+        source=f"{stored.description}, from {where}",
+        notes=notes,
+        lossy=stored.lossy,
+        carved_from_test_split="train" not in paths,
+    )
+    if verbose:
+        print(dataset)
+    return dataset
+
+
+def sample_photograph(grayscale: bool = False) -> np.ndarray:
+    """A real photograph that works offline: Grace Hopper, shipped with Matplotlib.
+
+    The US Navy portrait is in the public domain and is part of every
+    Matplotlib installation, so filter demonstrations need no download.
+    Returns uint8 pixels, (H, W, 3), or (H, W) with ``grayscale=True``.
+    """
+    from matplotlib import cbook
+    from PIL import Image
+
+    with cbook.get_sample_data("grace_hopper.jpg") as stream, Image.open(stream) as picture:
+        return np.asarray(picture.convert("L" if grayscale else "RGB"))
+
+
+def cache_all(names=tuple(DATASETS)) -> None:
+    """Decode and cache datasets ahead of time (CI runs this before the chapters)."""
+    for name in names:
+        try:
+            load(name, test_only_fallback=True)
+        except DataNotFoundError as error:
+            print(f"{name}: not available here ({str(error).splitlines()[0]})")
+
+
+if __name__ == "__main__":
+    import sys
+
+    cache_all(sys.argv[1:] or tuple(DATASETS))

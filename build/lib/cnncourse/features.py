@@ -1,0 +1,131 @@
+"""Looking inside a trained network: every layer's output, feature maps, kernels.
+
+A convolutional layer turns its input into a stack of *feature maps*, one per
+filter. To see them we need a second model that shares the trained layers but
+returns what each of them produced: `feature_extractor(model)`. For one image
+and one layer, `feature_maps(model, image, layer)` gives the stack as a NumPy
+array of shape (height, width, maps); `cc.plots.feature_map_grid` draws it
+and `cc.plots.kernel_figure` draws the filters themselves.
+
+Only `keras` and `keras.ops` are used, so this works with the TensorFlow, JAX
+and PyTorch backends.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from cnncourse import _keras_graph, _validate
+
+__all__ = ["feature_extractor", "feature_maps", "layer_names", "map_statistics"]
+
+
+def layer_names(model, *, input_shape=None) -> list[str]:
+    """The names of the layers `feature_extractor` taps, in the order of its outputs.
+
+    Index `i` of this list is the `layer=i` of `feature_maps` and the `i`-th
+    output of the extractor (the input placeholder is not counted, as in
+    `model.layers` of a Sequential model).
+    """
+    _keras_graph.ensure_graph(model, input_shape)
+    return [layer.name for layer in _keras_graph.tapped_layers(model)]
+
+
+def feature_extractor(model, *, input_shape=None) -> keras.Model:
+    """A model with the same input as `model` that returns every layer's output.
+
+    The extractor *shares* the layers (and so the trained weights) of `model`;
+    nothing is copied. Its outputs are a list in the order of
+    `layer_names(model)`. Dropout layers pass their input through unchanged
+    when the extractor is called normally (inference mode), which is also how
+    the trained model classifies.
+
+    A Sequential model that was never built is built first (as calling it once
+    would do), from `input_shape=(height, width, channels)` or from the shape
+    its first layer already has; without either a ValueError says what to do.
+    """
+    _keras_graph.ensure_graph(model, input_shape)
+    outputs = [_keras_graph.layer_output(model, layer) for layer in _keras_graph.tapped_layers(model)]
+    if not outputs:
+        raise ValueError(f"model {model.name!r} has no layers to tap.")
+    inputs = model.inputs[0]
+    return keras.Model(inputs=inputs, outputs=outputs, name=f"{model.name}_features")
+
+
+# ---------------------------------------------------------------------------
+# The feature maps of one image, and of many
+# ---------------------------------------------------------------------------
+
+
+def feature_maps(model, image, layer, *, input_shape=None) -> np.ndarray:
+    """The maps `layer` produces for one `image`, as a NumPy array (height, width, maps).
+
+    `layer` is a name (`"conv1"`) or an index into `layer_names(model)`;
+    `image` is one image prepared as the model was trained on it (for the
+    course's CIFAR-10 models: pixels divided by 255). Only layers whose output
+    is a stack of 2-D maps qualify (convolution, pooling, dropout between
+    them), not flatten or dense layers.
+    """
+    _, extractor = _keras_graph.map_extractor(model, layer, input_shape=input_shape)
+    batch = _keras_graph.one_image_batch(image, _keras_graph.model_input_shape(model))
+    return keras.ops.convert_to_numpy(extractor(batch, training=False))[0]
+
+
+def _block_average(pictures: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Shrink (N, H, W) pictures to (N, height, width) by averaging blocks, to line up with pooled maps."""
+    count, picture_height, picture_width = pictures.shape
+    if picture_height % height or picture_width % width:
+        raise ValueError(
+            f"maps of {height}×{width} do not tile images of {picture_height}×{picture_width}, so they cannot "
+            "be compared pixel by pixel; choose a layer whose maps divide the image size evenly."
+        )
+    rows, columns = picture_height // height, picture_width // width
+    return pictures.reshape(count, height, rows, width, columns).mean(axis=(2, 4))
+
+
+def map_statistics(model, images, layer, *, batch_size: int = 64) -> dict:
+    """Two numbers that describe a layer's maps over many images.
+
+    - ``zero_fraction``: the share of map values that are exactly zero. After
+      ReLU a value is zero wherever the filter's pattern is absent, so a higher
+      share means each map answers in fewer places: it is more *selective*.
+    - ``silent_maps``: how many maps are zero on *every* one of the images.
+      Such "dead" filters also raise ``zero_fraction``, without being
+      selective, so ``zero_fraction_of_active_maps`` leaves them out.
+    - ``brightness_correlation``: the mean absolute correlation, over images and
+      maps, between a map and the image's brightness (channel mean, averaged
+      down to the map's size). A map that still looks like a (blurred, shifted)
+      copy of the photo scores high; a map that responds to something other
+      than light and dark scores low. Maps that are constant on an image have
+      no correlation and are left out.
+
+    Crude, on purpose: both can be computed for a trained and an untrained
+    network alike, so they show what training changed.
+    """
+    _, extractor = _keras_graph.map_extractor(model, layer)
+    batch_size = _validate.positive_int(batch_size, "batch_size", "64")
+    images = np.asarray(images, dtype="float32")
+    expected = _keras_graph.model_input_shape(model)
+    if images.ndim != len(expected) + 1 or images.shape[0] < 1:
+        raise ValueError(f"images must be a batch (N, {', '.join(map(str, expected))}); got shape {images.shape}.")
+    _keras_graph.one_image_batch(images[0], expected)  # checks the image shape with the usual message
+    maps = np.concatenate([
+        keras.ops.convert_to_numpy(extractor(images[start:start + batch_size], training=False))
+        for start in range(0, len(images), batch_size)
+    ])
+    count, height, width, channels = maps.shape
+    brightness = _block_average(images.mean(axis=-1), height, width).reshape(count, -1)
+    flat = maps.reshape(count, height * width, channels)
+    centred_maps = flat - flat.mean(axis=1, keepdims=True)
+    centred_brightness = (brightness - brightness.mean(axis=1, keepdims=True))[:, :, np.newaxis]
+    spread = np.sqrt((centred_maps ** 2).sum(axis=1) * (centred_brightness ** 2).sum(axis=1))
+    varying = spread > 0
+    correlation = (centred_maps * centred_brightness).sum(axis=1)[varying] / spread[varying]
+    silent = ~np.any(maps != 0, axis=(0, 1, 2))
+    return {
+        "zero_fraction": float(np.mean(maps == 0)),
+        "silent_maps": int(silent.sum()),
+        "zero_fraction_of_active_maps": float(np.mean(maps[..., ~silent] == 0)) if not silent.all() else float("nan"),
+        "brightness_correlation": float(np.mean(np.abs(correlation))) if correlation.size else float("nan"),
+    }

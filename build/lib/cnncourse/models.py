@@ -1,0 +1,337 @@
+"""The course's networks by name, and tools to read them layer by layer.
+
+`build(name)` gives every architecture a chapter uses, already built so that
+`.summary()` and `count_params()` work at once. Each is named for what it is:
+`mnist_convnet` (source 001's MNIST network), `vgg_style_cifar10` (source
+003's pairs of 3x3 convolutions), `compact_cifar10` (source 004, the
+TensorFlow tutorial's network), `dropout_maxnorm_cifar10` (source 000, with
+its regularizers), and so on; `names()` lists them.
+
+`layer_table(model)` explains where each parameter count comes from and
+`summary_quiz(model, answers)` grades a learner's hand-computed summary (their
+machinery lives in `cnncourse/_summaries.py`); `cc.plots.model_diagram`
+draws a model.
+
+Only `keras`, `keras.layers` and `keras.ops` are used, so the same code runs
+with the TensorFlow, JAX and PyTorch backends.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+
+import keras
+
+from cnncourse import _validate
+from cnncourse._summaries import LayerRow, LayerTable, layer_table, summary_quiz, summary_quiz_template
+
+__all__ = ["LayerRow", "LayerTable", "build", "layer_table", "names", "summary_quiz", "summary_quiz_template"]
+
+
+# ---------------------------------------------------------------------------
+# Checking options
+# ---------------------------------------------------------------------------
+
+
+def _positive_ints(value, option: str, length: int | None, example: str) -> tuple:
+    """Return `value` as a tuple of positive ints, or say clearly what is wrong.
+
+    Accepting a bare int for a one-element option spares learners the
+    `(64,)` trailing-comma trap.
+    """
+    if _validate.is_integer(value) and length in (None, 1):
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{option} must be a tuple of positive integers such as {example}; got {value!r}.")
+    for item in value:
+        if not _validate.is_integer(item) or item < 1:
+            raise ValueError(f"{option} must contain only positive integers, such as {example}; got {value!r}.")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{option} must have {length} entries, such as {example}; got {value!r}.")
+    return tuple(value)
+
+
+def _image_shape(input_shape) -> tuple:
+    """Check an image shape (height, width, channels) given without the batch dimension."""
+    return _positive_ints(input_shape, "input_shape", 3, "(28, 28, 1) = (height, width, channels)")
+
+
+def _class_count(num_classes) -> int:
+    """Check the number of output classes of a classifier."""
+    if not _validate.is_integer(num_classes):
+        raise TypeError(f"num_classes must be an integer such as 10; got {num_classes!r}.")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2 for a softmax classifier; got {num_classes}.")
+    return num_classes
+
+
+def _image_input(input_shape) -> keras.KerasTensor:
+    """The `Input` every builder starts from, so that its model is built at once."""
+    return keras.Input(shape=_image_shape(input_shape), name="image")
+
+
+# ---------------------------------------------------------------------------
+# The course's architectures
+# ---------------------------------------------------------------------------
+
+
+def _dropout_maxnorm_cifar10(*, input_shape=(32, 32, 3), num_classes=10, output_activation="softmax"):
+    """CIFAR-10 convnet of source 000, with MaxNorm(3) weight constraints.
+
+    The source ends in a sigmoid, which scores the 10 classes as independent
+    yes/no questions instead of one choice among 10; the course corrects it to
+    softmax. `output_activation="sigmoid"` reproduces the source's defect.
+    """
+    if output_activation not in ("softmax", "sigmoid"):
+        raise ValueError(
+            f"output_activation must be 'softmax' (the course's correction) or 'sigmoid' "
+            f"(the source's defect); got {output_activation!r}."
+        )
+    layers = keras.layers
+    max_norm = keras.constraints.MaxNorm(3)
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            layers.Conv2D(32, 3, padding="same", activation="relu", kernel_constraint=max_norm, name="conv1"),
+            layers.Dropout(0.3, name="dropout1"),
+            layers.Conv2D(32, 3, padding="same", activation="relu", kernel_constraint=max_norm, name="conv2"),
+            layers.MaxPooling2D(2, name="pool"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(512, activation="relu", kernel_constraint=max_norm, name="dense"),
+            layers.Dropout(0.5, name="dropout2"),
+            layers.Dense(_class_count(num_classes), activation=output_activation, name="output"),
+        ],
+        name="dropout_maxnorm_cifar10",
+    )
+
+
+def _mnist_base_layers() -> list:
+    """Fresh layers of the seed001 convolutional base, shared by both MNIST-convnet builders."""
+    layers = keras.layers
+    return [
+        layers.Conv2D(32, 3, activation="relu", name="conv1"),
+        layers.MaxPooling2D(2, name="pool1"),
+        layers.Conv2D(64, 3, activation="relu", name="conv2"),
+        layers.MaxPooling2D(2, name="pool2"),
+        layers.Conv2D(64, 3, activation="relu", name="conv3"),
+    ]
+
+
+def _mnist_convnet_base(*, input_shape=(28, 28, 1)):
+    """Convolutional base of source 001 (MNIST), without its classifier.
+
+    The same base as the first convnet of Chollet's *Deep Learning with Python*
+    (1st edition, section 5.1); a chapter shows it alone to follow the shapes.
+    """
+    return keras.Sequential([_image_input(input_shape), *_mnist_base_layers()], name="mnist_convnet_base")
+
+
+def _mnist_convnet(*, input_shape=(28, 28, 1), num_classes=10):
+    """Source 001's MNIST convnet: the base of `mnist_convnet_base` plus a dense classifier."""
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            *_mnist_base_layers(),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, activation="relu", name="dense"),
+            layers.Dense(_class_count(num_classes), activation="softmax", name="output"),
+        ],
+        name="mnist_convnet",
+    )
+
+
+def _horses_humans_convnet(*, input_shape=(100, 100, 3)):
+    """Binary horses-or-humans convnet of source 002 (100x100 images).
+
+    One sigmoid unit gives the probability of "human", so there is no
+    `num_classes` option.
+    """
+    layers = keras.layers
+    blocks = []
+    for number, filters in enumerate((32, 64, 128, 256), start=1):
+        blocks.append(layers.Conv2D(filters, 3, activation="relu", name=f"conv{number}"))
+        blocks.append(layers.MaxPooling2D(2, name=f"pool{number}"))
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            *blocks,
+            layers.Flatten(name="flatten"),
+            layers.Dense(512, activation="relu", name="dense1"),
+            layers.Dense(256, activation="relu", name="dense2"),
+            layers.Dense(1, activation="sigmoid", name="output"),
+        ],
+        name="horses_humans_convnet",
+    )
+
+
+def _dimension_walk(*, input_shape=(32, 32, 3), num_classes=10):
+    """Small network of source 003 built to walk through the output-size rules.
+
+    It mixes a 5x5 valid convolution, a same-padded one and a 3x3 valid one so
+    that every rule (W - F + 1, W, floor(W / 2)) appears once.
+    """
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            layers.Conv2D(16, 5, padding="valid", activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(8, 3, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(4, 3, padding="valid", activation="relu", name="conv3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(50, activation="relu", name="dense"),
+            layers.Dense(_class_count(num_classes), activation="softmax", name="output"),
+        ],
+        name="dimension_walk",
+    )
+
+
+def _vgg_style_cifar10(*, input_shape=(32, 32, 3), num_classes=10):
+    """CIFAR-10 convnet of source 003: three pairs of same-padded 3x3 convolutions."""
+    layers = keras.layers
+    stack = []
+    for block, filters in enumerate((64, 32, 16), start=1):
+        if block > 1:
+            stack.append(layers.MaxPooling2D(2, name=f"pool{block - 1}"))
+        for number in (1, 2):
+            stack.append(layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{block}_{number}"))
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            *stack,
+            layers.Flatten(name="flatten"),
+            layers.Dense(512, activation="relu", name="dense1"),
+            layers.Dense(64, activation="relu", name="dense2"),
+            layers.Dense(_class_count(num_classes), activation="softmax", name="output"),
+        ],
+        name="vgg_style_cifar10",
+    )
+
+
+def _compact_cifar10(*, input_shape=(32, 32, 3), num_classes=10):
+    """CIFAR-10 convnet of source 004.
+
+    The same network as TensorFlow's "Convolutional Neural Network (CNN)"
+    tutorial: 122,570 parameters.
+    """
+    layers = keras.layers
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            layers.Conv2D(32, 3, activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(64, 3, activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Conv2D(64, 3, activation="relu", name="conv3"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(64, activation="relu", name="dense"),
+            layers.Dense(_class_count(num_classes), activation="softmax", name="output"),
+        ],
+        name="compact_cifar10",
+    )
+
+
+def _dense_stack(name: str, input_shape, hidden_units, num_classes) -> keras.Model:
+    """Flatten, then relu Dense layers, then softmax: the dense baselines share this shape."""
+    layers = keras.layers
+    hidden = [
+        layers.Dense(units, activation="relu", name=f"dense{number}")
+        for number, units in enumerate(_positive_ints(hidden_units, "hidden_units", None, "(512, 256)"), start=1)
+    ]
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            layers.Flatten(name="flatten"),
+            *hidden,
+            layers.Dense(_class_count(num_classes), activation="softmax", name="output"),
+        ],
+        name=name,
+    )
+
+
+def _dense_cifar10(*, input_shape=(32, 32, 3), num_classes=10, hidden_units=(512, 256)):
+    """Dense baseline for CIFAR-10, after the source's dense network (about 47% test accuracy).
+
+    It shows what a network that ignores the image's 2-D layout achieves,
+    before the convnets beat it.
+    """
+    return _dense_stack("dense_cifar10", input_shape, hidden_units, num_classes)
+
+
+def _small_dense(*, input_shape=(28, 28, 1), num_classes=10, hidden_units=(64,)):
+    """Course-made dense network for the "why convnets" chapter: 50,890 parameters by default.
+
+    784·64 + 64 = 50,240 and 64·10 + 10 = 650; its budget is within 2% of
+    `small_convnet` (50,186), so the comparison is about structure, not size.
+    """
+    return _dense_stack("small_dense", input_shape, hidden_units, num_classes)
+
+
+def _small_convnet(*, input_shape=(28, 28, 1), num_classes=10, filters=(32, 64)):
+    """Course-made convnet for the "why convnets" chapter: 50,186 parameters by default.
+
+    Two same-padded 3x3 convolutions (320 + 18,496) each followed by 2x2
+    pooling leave 7x7x64 = 3,136 features for the softmax layer (31,370),
+    close to `small_dense`'s 50,890.
+    """
+    layers = keras.layers
+    first, second = _positive_ints(filters, "filters", 2, "(32, 64)")
+    return keras.Sequential(
+        [
+            _image_input(input_shape),
+            layers.Conv2D(first, 3, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(second, 3, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(_class_count(num_classes), activation="softmax", name="output"),
+        ],
+        name="small_convnet",
+    )
+
+
+_BUILDERS = {
+    "dropout_maxnorm_cifar10": _dropout_maxnorm_cifar10,
+    "mnist_convnet_base": _mnist_convnet_base,
+    "mnist_convnet": _mnist_convnet,
+    "horses_humans_convnet": _horses_humans_convnet,
+    "dimension_walk": _dimension_walk,
+    "vgg_style_cifar10": _vgg_style_cifar10,
+    "compact_cifar10": _compact_cifar10,
+    "dense_cifar10": _dense_cifar10,
+    "small_dense": _small_dense,
+    "small_convnet": _small_convnet,
+}
+
+
+def names() -> list[str]:
+    """The names `build` accepts, in the order the course introduces them."""
+    return list(_BUILDERS)
+
+
+def build(name: str, **options) -> keras.Model:
+    """Build one of the course's networks by name; see `names()` for the list.
+
+    Options such as `input_shape` or `num_classes` are checked here, so a typo
+    fails with the list of accepted options instead of being ignored.
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"build() takes the model's name as a string; got {name!r}. Valid names: {', '.join(names())}."
+        )
+    if name not in _BUILDERS:
+        close = difflib.get_close_matches(name, names(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown model name {name!r}.{hint} Valid names: {', '.join(names())}.")
+    builder = _BUILDERS[name]
+    accepted = list(inspect.signature(builder).parameters)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"{name} does not accept the option(s) {', '.join(unknown)}; "
+            f"the options it accepts are: {', '.join(accepted)}."
+        )
+    return builder(**options)

@@ -1,0 +1,361 @@
+"""Training runs: fit, time, evaluate, and tabulate the results.
+
+The training chapters compare several networks, so every run is measured
+the same way: the same clock around ``model.fit`` only, the same device
+report, accuracy computed from the same predictions that feed the confusion
+matrix. ``fit_and_evaluate`` does that once for all of them and returns a
+``TrainingRun`` that knows how to become a row of a results table.
+
+A chapter can skip training: with ``train=False`` it reloads a saved run of
+the same recipe (the course ships some, every training saves one) and
+reaches the same plots in seconds. A long training that is interrupted goes
+on from its last finished epoch the next time. How runs are stored is the
+course's machinery, in ``cnncourse/_runs.py``.
+
+Only ``keras`` and NumPy are used, so this works with every Keras backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import re
+import time
+
+import keras
+import numpy as np
+
+from cnncourse import _runs, _tables, _validate, config, data
+
+__all__ = [
+    "EpochProgress",
+    "ResultsTable",
+    "TrainingRun",
+    "describe_source",
+    "fit_and_evaluate",
+    "most_confident_mistakes",
+    "per_class_accuracy",
+    "results_table",
+    "uses_carved_test_split",
+]
+
+# ---------------------------------------------------------------- a training run
+
+
+@dataclasses.dataclass
+class TrainingRun:
+    """One trained (or reloaded) model with what the chapters report about it.
+
+    ``seconds`` and ``device`` describe the run that produced the weights:
+    for a reloaded run they are the recorded ones, and ``loaded_from`` says so.
+    """
+
+    name: str
+    model: keras.Model
+    history: dict
+    test_accuracy: float
+    test_probabilities: np.ndarray
+    test_predictions: np.ndarray
+    test_labels: np.ndarray
+    seconds: float | None
+    device: str
+    profile: str | None
+    train_size: int
+    details: dict = dataclasses.field(default_factory=dict)
+    loaded_from: str | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(next(iter(self.history.values())))
+
+    def row(self) -> dict:
+        """This run as a row of ``results_table``."""
+        return {
+            "model": self.name,
+            **self.details,
+            "epochs": self.epochs,
+            "train images": self.train_size,
+            "test images": len(self.test_labels),
+            "parameters": self.model.count_params(),
+            "test accuracy": self.test_accuracy,
+            "time (s)": self.seconds,
+            "device": self.device,
+            "run": "trained now" if self.loaded_from is None else f"loaded ({self.profile} profile)",
+        }
+
+
+def _pair(value, what: str):
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{what} must be an (images, labels) pair, got {type(value).__name__}")
+    images, labels = value
+    if len(images) != len(labels):
+        raise ValueError(f"{what} has {len(images)} images but {len(labels)} labels")
+    if len(images) == 0:
+        raise ValueError(f"{what} is empty")
+    return images, labels
+
+
+def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: int, batch_size: int,
+                     name: str | None = None, train: bool = True, save: bool = True,
+                     weights_dtype: str = "float32", profile: str | None = None,
+                     details: dict | None = None, progress: bool = True) -> TrainingRun:
+    """Train a compiled model (or reload a saved run of the same recipe), then predict the test set.
+
+    - ``train_data``, ``validation_data``, ``test_data``: ``(images, labels)``
+      pairs; labels may be integers or one-hot, matching the compiled loss.
+      Validation data comes from the training images: the test set is only
+      looked at once, at the end, so its accuracy stays an honest estimate.
+    - ``train=False`` reloads the saved run named ``name`` that used the same
+      recipe (profile, epochs, batch size, training images, optimizer); if
+      there is none it trains after all and says so.
+    - An interrupted training of the same recipe goes on from its last
+      finished epoch (a checkpoint is written after every epoch).
+    - ``profile``: defaults to the one of the chapter's ``cc.config.settings``.
+    - ``details``: extra columns for the results table (optimizer, scaling...).
+    - ``progress``: one line per epoch with the time left, instead of Keras's log.
+
+    Only ``model.fit`` is timed: data loading and prediction are not training.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    if not model.compiled:
+        raise ValueError(f"compile {model.name!r} first (optimizer, loss, metrics=['accuracy']), then train it")
+    epochs = _validate.positive_int(epochs, "epochs", "10")
+    batch_size = _validate.positive_int(batch_size, "batch_size", "32")
+    name = _validate.run_name(name if name is not None else model.name)
+    train_images, train_labels = _pair(train_data, "train_data")
+    validation = _pair(validation_data, "validation_data") if validation_data is not None else None
+    test_images, test_labels = _pair(test_data, "test_data")
+    profile = profile if profile is not None else config.current_profile()
+    recipe = {"profile": profile, "epochs": epochs, "batch_size": batch_size, "train_size": len(train_labels),
+              "optimizer": _runs.optimizer_description(model)}
+    details = dict(details or {})
+    saved = None
+    if not train:
+        saved = _runs.find(name, recipe)
+        if saved is None:
+            print(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
+    if saved is None:
+        history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
+                                                progress)
+        device = config.device_description()
+        loaded_from = None
+    else:
+        loaded = _runs.load(name, model, recipe=recipe)
+        history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(loaded["path"])
+        seconds, device, resumed_from = record.get("seconds"), record.get("device", "?"), None
+        recorded = record.get("details", {})
+        for key in sorted(set(recorded) & set(details)):
+            if recorded[key] != details[key]:
+                print(f"note: the saved run of {name!r} was recorded with {key} = {recorded[key]!r}, this run "
+                      f"has {key} = {details[key]!r}; its test accuracy here may not be comparable (the saved "
+                      "model may even have trained on some of today's test images)")
+        details = {**recorded, **details}
+        print(f"loaded {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
+              f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
+              f"with {record.get('backend', '?')} in {_minutes(seconds)} ({record.get('saved_at', '?')[:10]})")
+    with _quiet_tensorflow_retracing():
+        probabilities = np.asarray(model.predict(test_images, batch_size=256, verbose=0))
+    predictions = probabilities.argmax(axis=1)
+    true_labels = _validate.class_labels(test_labels, "test labels")
+    accuracy = float(np.mean(predictions == true_labels))
+    run = TrainingRun(
+        name=name, model=model, history=history, test_accuracy=accuracy,
+        test_probabilities=probabilities, test_predictions=predictions, test_labels=true_labels,
+        seconds=seconds, device=device, profile=profile, train_size=len(train_labels),
+        details=details, loaded_from=loaded_from,
+    )
+    if loaded_from is None and save:
+        _runs.save(model, history, name, dtype=weights_dtype, record={
+            **recipe, "test_size": len(true_labels), "test_accuracy": accuracy,
+            "seconds": round(seconds, 1), "resumed_after_epoch": resumed_from, "device": device,
+            "backend": keras.backend.backend(), "keras": keras.__version__, "details": details,
+        })
+    origin = "trained now" if loaded_from is None else "recorded run"
+    print(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
+          f"({run.epochs} epochs; {origin}: {_minutes(seconds)} on {device})")
+    return run
+
+
+def _minutes(seconds) -> str:
+    if seconds is None:
+        return "time not recorded"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _train(model, images, labels, validation, name: str, recipe: dict, progress: bool):
+    """``model.fit`` with an epoch checkpoint: goes on where an interrupted run of the same recipe stopped."""
+    done, history, seconds_before = _runs.resume(model, name, recipe)
+    if done:
+        print(f"resuming {name!r} after epoch {done} of {recipe['epochs']} (checkpoint of an interrupted run)")
+    checkpoint = _runs.Checkpoint(name, recipe, history, seconds_before)
+    callbacks = [checkpoint] + ([EpochProgress(recipe["epochs"], name)] if progress else [])
+    started = time.perf_counter()
+    if done < recipe["epochs"]:
+        model.fit(images, labels, validation_data=validation, epochs=recipe["epochs"], initial_epoch=done,
+                  batch_size=recipe["batch_size"], verbose=0, callbacks=callbacks)
+    seconds = seconds_before + time.perf_counter() - started
+    checkpoint.remove()
+    return _validate.history(checkpoint.history), seconds, (done or None)
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """One short line per epoch: the metrics, the epoch's time and an estimate of the time left."""
+
+    def __init__(self, epochs: int, name: str = ""):
+        super().__init__()
+        self.epochs, self.name = epochs, name
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.started)
+        logs = logs or {}
+        metrics = "  ".join(f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+                            if key in logs)
+        left = (self.epochs - epoch - 1) * float(np.mean(self.times[-3:]))
+        estimate = f", about {_minutes(left)} left" if epoch + 1 < self.epochs else ""
+        width = len(str(self.epochs))
+        print(f"{self.name} epoch {epoch + 1:>{width}}/{self.epochs}  {metrics}  "
+              f"({self.times[-1]:.0f} s{estimate})", flush=True)
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow_retracing():
+    """Hide TensorFlow's "triggered tf.function retracing" warning while predicting.
+
+    A chapter that trains several models calls ``predict`` on each, and
+    TensorFlow warns about the new function it traces for every new model:
+    expected here, and noise on the page. Only the Python logger named
+    "tensorflow" is touched (no TensorFlow import), and only for this call.
+    """
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+# ---------------------------------------------------------------- reading the results
+
+
+def per_class_accuracy(true_labels, predicted_labels, num_classes: int) -> np.ndarray:
+    """Share of each class's images that were classified correctly (recall per class).
+
+    A single accuracy hides that a model may be good at ships and poor at
+    cats; this splits it up. A class without test images gets NaN.
+    """
+    num_classes = _validate.positive_int(num_classes, "num_classes", "10")
+    true_labels = _validate.class_labels(true_labels, "true_labels", num_classes)
+    predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", num_classes)
+    if true_labels.shape != predicted_labels.shape:
+        raise ValueError(f"got {true_labels.shape} true labels but {predicted_labels.shape} predictions")
+    totals = np.bincount(true_labels, minlength=num_classes).astype(float)
+    right = np.bincount(true_labels[true_labels == predicted_labels], minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, right / totals, np.nan)
+
+
+def most_confident_mistakes(true_labels, probabilities, count: int = 16) -> np.ndarray:
+    """Indices of the wrong predictions the model was surest about, surest first.
+
+    These are the most instructive errors: ambiguous images, odd writing,
+    sometimes a wrong label in the dataset itself.
+    """
+    probabilities = np.asarray(probabilities)
+    true_labels = _validate.class_labels(true_labels, "true_labels")
+    if probabilities.ndim != 2 or len(probabilities) != len(true_labels):
+        raise ValueError(f"probabilities must be (N, classes) for N = {len(true_labels)} labels, "
+                         f"got shape {probabilities.shape}")
+    count = _validate.positive_int(count, "count", "16")
+    predictions = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predictions != true_labels)
+    confidence = probabilities[wrong, predictions[wrong]]
+    return wrong[np.argsort(-confidence, kind="stable")][:count]
+
+
+# ---------------------------------------------------------------- results table
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.4f}" if abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
+@dataclasses.dataclass
+class ResultsTable:
+    """Rows of results as a plain fixed-width table (``print``) or HTML in a notebook."""
+
+    rows: list
+    columns: list
+
+    def _cells(self) -> list[list[str]]:
+        return [[_cell(row.get(column)) for column in self.columns] for row in self.rows]
+
+    def _right_aligned(self) -> tuple:
+        cells = self._cells()
+        return tuple(column for column in range(len(self.columns))
+                     if cells and all(re.fullmatch(r"[-–\d.,]+", row[column]) for row in cells))
+
+    def to_text(self) -> str:
+        return _tables.text(self.columns, self._cells(), self._right_aligned())
+
+    __str__ = to_text
+
+    def _repr_html_(self) -> str:
+        return _tables.html_table(self.columns, self._cells(), self._right_aligned(), css_class="cnncourse-results")
+
+
+def results_table(runs, columns=None) -> ResultsTable:
+    """One row per run (``TrainingRun`` or dict), in the given column order.
+
+    Without ``columns`` it shows every column any row has, in first-seen order.
+    """
+    rows = [run.row() if isinstance(run, TrainingRun) else run for run in runs]
+    if not rows or not all(isinstance(row, dict) for row in rows):
+        raise TypeError("runs must be a non-empty list of TrainingRun objects or dicts")
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    unknown = [column for column in columns if not any(column in row for row in rows)]
+    if unknown:
+        available = list(dict.fromkeys(key for row in rows for key in row))
+        raise ValueError(f"no row has the column(s) {unknown}; the rows have {available}")
+    return ResultsTable(rows=rows, columns=list(columns))
+
+
+def uses_carved_test_split(dataset) -> bool:
+    """True when the loader had only the official test split and cut it in two (offline MNIST).
+
+    Such a run trains on a few thousand images instead of the official
+    training set, so it cannot be held to published accuracies.
+    """
+    if not isinstance(dataset, data.Dataset):
+        raise TypeError("uses_carved_test_split takes a dataset returned by cc.data.load")
+    return dataset.carved_from_test_split
+
+
+def describe_source(dataset) -> str:
+    """A few words on where a loaded dataset came from, for a results table.
+
+    Numbers measured on the lossy CIFAR-10 JPEG copy, or on MNIST's test split
+    carved in two, are not comparable with published ones: the table says so.
+    """
+    if not isinstance(dataset, data.Dataset):
+        raise TypeError("describe_source takes a dataset returned by cc.data.load")
+    if dataset.carved_from_test_split:
+        return f"{dataset.name}: official test split, carved in two"
+    if dataset.lossy:
+        return f"{dataset.name}: JPEG re-encoding (lossy)"
+    return f"{dataset.name}: original files"

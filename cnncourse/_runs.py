@@ -1,0 +1,348 @@
+"""Saved runs: where they live, how they are written, found, resumed and shipped.
+
+Course machinery behind ``cc.training.fit_and_evaluate(train=False)``; a
+learner does not need to read it.
+
+A *run* is one model trained with one *recipe* (profile, epochs, batch size,
+training images, optimizer). It is stored as two files named after the model
+and the profile, ``<name>.<profile>.weights.h5`` and
+``<name>.<profile>.history.json`` (per-epoch metrics plus a record: device,
+backend, wall time, date...). A run is reused only for the same recipe, so a
+quick run never stands in for a full one and a 10-epoch run never for a
+25-epoch one.
+
+Places, searched in this order:
+- the user's folder, ``<cache>/weights`` (``CNNCOURSE_CACHE``, default
+  ``~/.cache/cnncourse``), where every training saves;
+- the runs shipped inside the package, ``cnncourse/weights`` (package data,
+  found with ``importlib.resources``, so a pip install and Colab see them
+  too). Only ``ship`` writes there, on purpose, to be committed.
+
+While a model trains, a checkpoint (weights *and* optimizer state, history
+so far, seconds so far) is written after every epoch to
+``<cache>/checkpoints``; a training of the same recipe that finds it goes on
+from the next epoch instead of starting over, and deletes it when done.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.resources
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cnncourse import _validate, data
+
+WEIGHTS_SUFFIX = ".weights.h5"
+HISTORY_SUFFIX = ".history.json"
+WEIGHT_DTYPES = ("float32", "float16")
+RECIPE_KEYS = ("profile", "epochs", "batch_size", "train_size", "optimizer")
+
+
+def user_folder() -> Path:
+    """Where this machine's runs are saved."""
+    return data.cache_folder() / "weights"
+
+
+def shipped_folder() -> Path:
+    """The runs that ship with the package (``cnncourse/weights``)."""
+    return Path(str(importlib.resources.files("cnncourse") / "weights"))
+
+
+def checkpoint_folder() -> Path:
+    return data.cache_folder() / "checkpoints"
+
+
+def default_folders() -> tuple[Path, Path]:
+    return (user_folder(), shipped_folder())
+
+
+def _stem(name: str, profile) -> str:
+    return f"{_validate.run_name(name)}.{profile or 'unknown'}"
+
+
+def optimizer_description(model) -> str:
+    """``"SGD(learning_rate=0.001, momentum=0.5)"``: the optimizer part of a recipe."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return "none"
+    config = optimizer.get_config()
+    wanted = ("learning_rate", "momentum", "beta_1", "beta_2", "weight_decay", "rho")
+    parts = []
+    for key in wanted:
+        value = config.get(key)
+        if value is None or isinstance(value, dict):  # schedules are described by their class below
+            continue
+        parts.append(f"{key}={float(value):.6g}")
+    return f"{type(optimizer).__name__}({', '.join(parts)})"
+
+
+def same_recipe(record: dict, recipe: dict) -> bool:
+    return all(record.get(key) == recipe.get(key) for key in RECIPE_KEYS)
+
+
+def describe_recipe(record: dict) -> str:
+    return ", ".join(f"{key} {record.get(key)}" for key in RECIPE_KEYS)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a run record")
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def save(model, history, name: str, *, record: dict, folder=None, dtype: str = "float32") -> Path:
+    """Save a finished run; returns the history file's path.
+
+    ``model=None`` saves only the history. ``dtype="float16"`` halves the
+    weights file (Keras reads it back into float32 weights by itself).
+    """
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"dtype must be one of {WEIGHT_DTYPES}, got {dtype!r}")
+    if model is not None and not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model or None, got {type(model).__name__}")
+    record = dict(record)
+    stem = _stem(name, record.get("profile"))
+    folder = Path(folder) if folder is not None else user_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    weights_path = folder / f"{stem}{WEIGHTS_SUFFIX}"
+    if model is not None:
+        with tempfile.TemporaryDirectory() as scratch:
+            full_state = Path(scratch) / weights_path.name
+            model.save_weights(full_state)
+            _copy_without_optimizer(full_state, weights_path, dtype)
+    elif weights_path.exists():
+        weights_path.unlink()  # a weights file from an older run would not belong to this history
+    record.setdefault("saved_at", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    content = {
+        "name": name,
+        "history": _validate.history(history),
+        "run": record,
+        "weights": weights_path.name if model is not None else None,
+        "weights_dtype": dtype if model is not None else None,
+    }
+    history_path = folder / f"{stem}{HISTORY_SUFFIX}"
+    _write_text_atomically(history_path, json.dumps(content, indent=1, default=_json_default) + "\n")
+    return history_path
+
+
+def _copy_without_optimizer(source: Path, target: Path, dtype: str) -> None:
+    """Copy a Keras ``.weights.h5`` file without the optimizer's state, floats stored as ``dtype``.
+
+    ``model.save_weights`` also stores the optimizer's slots (Adam keeps two
+    per weight, tripling the file). A finished run is for evaluating and
+    looking inside the network; checkpoints keep the optimizer instead.
+    """
+    import h5py
+
+    def copy(source_group, target_group):
+        target_group.attrs.update(dict(source_group.attrs))
+        for key in source_group:
+            if source_group.name == "/" and key == "optimizer":
+                continue
+            item = source_group[key]
+            if isinstance(item, h5py.Group):
+                copy(item, target_group.create_group(key))
+                continue
+            values = item[()]
+            if np.issubdtype(np.asarray(values).dtype, np.floating):
+                values = np.asarray(values).astype(dtype)
+            target_group.create_dataset(key, data=values)
+            target_group[key].attrs.update(dict(item.attrs))
+
+    partial = target.with_name(target.name + ".partial")
+    with h5py.File(source, "r") as source_file, h5py.File(partial, "w") as target_file:
+        copy(source_file, target_file)
+    partial.replace(target)
+
+
+# ---------------------------------------------------------------- finding and loading
+
+
+def _saved(name: str, folders) -> list[tuple[Path, dict]]:
+    """Every readable saved run of ``name`` in ``folders``, in folder order."""
+    name = _validate.run_name(name)
+    found = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f"{name}.*{HISTORY_SUFFIX}")):
+            if path.name[len(name) + 1:-len(HISTORY_SUFFIX)].count(".") != 0:
+                continue  # another model whose name starts with this one
+            try:
+                found.append((path, json.loads(path.read_text())))
+            except (OSError, json.JSONDecodeError) as error:
+                print(f"ignoring the unreadable run file {path.name}: {error}")
+    return found
+
+
+def find(name: str, recipe: dict | None = None, folders=None) -> tuple[Path, dict] | None:
+    """The saved run of ``name`` made with ``recipe`` (any recipe if None), newest first.
+
+    Without a recipe a full-profile run is preferred to a quick one.
+    """
+    candidates = _saved(name, folders if folders is not None else default_folders())
+    if recipe is not None:
+        candidates = [(path, content) for path, content in candidates if same_recipe(content.get("run", {}), recipe)]
+    if not candidates:
+        return None
+
+    def preference(candidate):
+        run = candidate[1].get("run", {})
+        return (run.get("profile") == "full", run.get("saved_at", ""))
+
+    return max(candidates, key=preference)
+
+
+def others(name: str, folders=None) -> list[dict]:
+    """Records of every saved run of ``name``, to explain why none matched."""
+    return [content.get("run", {}) for _, content in _saved(name, folders or default_folders())]
+
+
+def load(name: str, model=None, *, recipe: dict | None = None, folders=None) -> dict:
+    """A saved run's history, record and path; its weights go into ``model`` if given."""
+    folders = folders if folders is not None else default_folders()
+    found = find(name, recipe, folders)
+    if found is None:
+        looked = " and ".join(_describe_folder(folder) for folder in folders)
+        wanted = f" with {describe_recipe(recipe)}" if recipe else ""
+        raise FileNotFoundError(
+            f"no saved run named {name!r}{wanted} (looked in {looked}). Train it once "
+            "(train=True) to save it, or check the name."
+        )
+    path, content = found
+    if model is not None:
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"model must be a Keras model or None, got {type(model).__name__}")
+        if not content.get("weights"):
+            raise ValueError(f"the saved run {name!r} ({path.name}) has a history but no weights")
+        load_weights(model, path.parent / content["weights"], name)
+    return {"history": content["history"], "run": content.get("run", {}), "path": path}
+
+
+def _describe_folder(folder) -> str:
+    folder = Path(folder)
+    if folder == shipped_folder():
+        return "the runs shipped with cnncourse"
+    if folder == user_folder():
+        return "your run folder (CNNCOURSE_CACHE/weights)"
+    return str(folder)
+
+
+def describe_origin(path: Path) -> str:
+    """Where a run was loaded from, in words (no machine paths on a page)."""
+    return _describe_folder(Path(path).parent)
+
+
+def load_weights(model, weights_path: Path, name: str) -> None:
+    if not weights_path.exists():
+        raise FileNotFoundError(f"the weights file {weights_path.name} of the run {name!r} is missing")
+    try:
+        with warnings.catch_warnings():  # finished runs leave the optimizer out on purpose
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(weights_path)
+    except ValueError as error:
+        raise ValueError(
+            f"the saved weights of {name!r} do not fit the model {model.name!r}: was the run saved "
+            f"from a different architecture? Keras says: {error}"
+        ) from None
+
+
+def ship(names, *, profile: str = "full", source=None, target=None) -> list[Path]:
+    """Copy finished runs from your folder into ``cnncourse/weights`` (to commit them)."""
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of run names, such as [{names!r}]")
+    source = Path(source) if source is not None else user_folder()
+    target = Path(target) if target is not None else shipped_folder()
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name in names:
+        stem = _stem(name, profile)
+        history_path = source / f"{stem}{HISTORY_SUFFIX}"
+        if not history_path.exists():
+            raise FileNotFoundError(f"no saved {profile}-profile run {name!r} in {source}; train it first")
+        content = json.loads(history_path.read_text())
+        for file_name in [history_path.name] + ([content["weights"]] if content.get("weights") else []):
+            shutil.copyfile(source / file_name, target / file_name)
+            copied.append(target / file_name)
+            print(f"shipped {file_name} ({(target / file_name).stat().st_size / 1e6:.2f} MB)")
+    return copied
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """After every epoch, save everything needed to go on: weights, optimizer, history, seconds."""
+
+    def __init__(self, name: str, recipe: dict, history: dict, seconds: float, folder=None):
+        super().__init__()
+        self.stem = _stem(name, recipe.get("profile"))
+        self.recipe = recipe
+        self.history = {key: list(values) for key, values in history.items()}
+        self.seconds_before = seconds
+        self.folder = Path(folder) if folder is not None else checkpoint_folder()
+        self.started = None
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / f"{self.stem}{WEIGHTS_SUFFIX}"
+
+    @property
+    def state_path(self) -> Path:
+        return self.folder / f"{self.stem}.checkpoint.json"
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.weights_path.with_name("partial-" + self.weights_path.name)
+        self.model.save_weights(partial)
+        partial.replace(self.weights_path)
+        state = {"recipe": self.recipe, "epochs_done": epoch + 1, "history": self.history,
+                 "seconds": self.seconds_before + time.perf_counter() - self.started}
+        _write_text_atomically(self.state_path, json.dumps(state, default=_json_default))
+
+    def remove(self) -> None:
+        for path in (self.weights_path, self.state_path):
+            path.unlink(missing_ok=True)
+
+
+def resume(model, name: str, recipe: dict, folder=None) -> tuple[int, dict, float]:
+    """Restore an interrupted training of the same recipe: (epochs done, history, seconds).
+
+    Returns ``(0, {}, 0.0)`` when there is nothing to resume.
+    """
+    checkpoint = Checkpoint(name, recipe, {}, 0.0, folder)
+    if not (checkpoint.state_path.exists() and checkpoint.weights_path.exists()):
+        return 0, {}, 0.0
+    try:
+        state = json.loads(checkpoint.state_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return 0, {}, 0.0
+    if not same_recipe(state.get("recipe", {}), recipe):
+        return 0, {}, 0.0
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(checkpoint.weights_path)
+    return int(state["epochs_done"]), state["history"], float(state["seconds"])

@@ -1,0 +1,44 @@
+"""The package as Colab or `pip install` gets it: the shipped runs must come along as package data."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+_RELOAD_THE_SHIPPED_RUN = """
+import json, cnncourse as cc
+from cnncourse import _runs
+print(json.dumps({"package": cc.__file__}))
+model = cc.models.build("mnist_convnet")
+shipped = _runs.find("mnist_convnet")
+assert shipped is not None, "the shipped run is not visible from an installed package"
+path, content = shipped
+model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
+loaded = _runs.load("mnist_convnet", model, recipe={key: content["run"][key] for key in _runs.RECIPE_KEYS})
+print(json.dumps({"origin": _runs.describe_origin(loaded["path"]), "epochs": len(loaded["history"]["loss"]),
+                  "weights": float(abs(model.get_layer("conv1").get_weights()[0]).sum())}))
+"""
+
+
+@pytest.mark.slow
+def test_a_pip_installed_package_reloads_its_shipped_run(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(REPOSITORY)],
+                   check=True, capture_output=True)
+    (wheel,) = wheels.glob("cnncourse-*.whl")
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    environment = {**os.environ, "PYTHONPATH": str(site), "CNNCOURSE_CACHE": str(tmp_path / "empty-cache")}
+    finished = subprocess.run([sys.executable, "-c", _RELOAD_THE_SHIPPED_RUN], cwd=tmp_path, env=environment,
+                              capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    package, result = (json.loads(line) for line in finished.stdout.strip().splitlines()[-2:])
+    assert package["package"].startswith(str(site)), "the test must use the installed copy, not the repository"
+    assert result["origin"] == "the runs shipped with cnncourse"
+    assert result["epochs"] >= 1 and result["weights"] > 0
