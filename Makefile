@@ -1,9 +1,10 @@
 # Two commands on a fresh machine: `make book` and `make test`.
-# Both create .venv from requirements.txt on first use.
+# Both create .venv from requirements.txt on first use; nothing needs root.
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 CI_NOTEBOOKS := _build/ci-notebooks
+NBVAL := --nbval-lax --nbval-cell-timeout=600 --sanitize-with tests/nbval_sanitize.cfg -p no:randomly -rfE
 
 # Use the offline mirror beside the checkout when there is one (never required).
 ifneq ($(wildcard ../shared/data),)
@@ -14,9 +15,15 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export CNNCOURSE_WIDGETS ?= off
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: install book test unit lab run-quick train-full run-full clean
+.PHONY: install book test unit lab run-quick train-full run-full test-backend clean check-python
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+check-python:  ## the one system requirement: Python 3.10+ with venv and pip
+	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null || \
+		{ echo "The course needs Python 3.10 or newer as python3 (found: $$(python3 --version 2>&1))."; exit 1; }
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || \
+		{ echo "python3 cannot create virtualenvs: install the venv module (Debian/Ubuntu: apt-get install python3-venv)."; exit 1; }
+
+$(VENV)/.installed: requirements.txt requirements-common.txt pyproject.toml | check-python
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements.txt -e .
@@ -31,14 +38,36 @@ test: install  ## unit tests, stored-output checks, every chapter re-executed (q
 	$(PYTHON) -m cnncourse.data
 	rm -rf $(CI_NOTEBOOKS)
 	$(PYTHON) -m cnncourse --profile quick --prepare-only $(CI_NOTEBOOKS)
-	$(PYTHON) -m pytest tests $(CI_NOTEBOOKS) --nbval-lax --nbval-cell-timeout=600 \
-		--sanitize-with tests/nbval_sanitize.cfg -p no:randomly -v -rfE
+	$(PYTHON) -m pytest tests $(CI_NOTEBOOKS) $(NBVAL) -v
 
 unit: install  ## only the fast unit tests
-	$(PYTHON) -m pytest tests -m "not book"
+	$(PYTHON) -m pytest tests -m "not book and not slow"
 
 lab: install  ## open the chapters in JupyterLab
 	$(VENV)/bin/jupyter lab chapters
+
+# Another Keras backend, or the versions Colab ships, each in its own virtualenv:
+#   make test-backend BACKEND=jax      (ci/requirements-jax.txt)
+#   make test-backend BACKEND=torch    (ci/requirements-torch.txt)
+#   make test-backend BACKEND=colab    (ci/requirements-colab.txt, TensorFlow)
+# Unit tests and every chapter in the quick profile; the stored outputs and the
+# book are checked once, by `make test`.
+BACKEND ?= jax
+KERAS_BACKEND_OF = $(if $(filter colab,$(1)),tensorflow,$(1))
+
+.venv-%/.installed: ci/requirements-%.txt requirements-common.txt pyproject.toml | check-python
+	python3 -m venv .venv-$*
+	.venv-$*/bin/python -m pip install --quiet --upgrade pip
+	.venv-$*/bin/python -m pip install --quiet -r ci/requirements-$*.txt -e .
+	touch $@
+
+test-backend: .venv-$(BACKEND)/.installed
+	rm -rf $(CI_NOTEBOOKS)-$(BACKEND)
+	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m cnncourse.data
+	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m cnncourse --profile quick \
+		--prepare-only $(CI_NOTEBOOKS)-$(BACKEND)
+	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m pytest tests \
+		$(CI_NOTEBOOKS)-$(BACKEND) -m "not book and not slow" --ignore=tests/test_notebooks.py $(NBVAL)
 
 run-quick: install  ## re-run every chapter with the quick profile and store the outputs
 	$(PYTHON) -m cnncourse --profile quick

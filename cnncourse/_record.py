@@ -17,6 +17,7 @@ import argparse
 import ast
 import datetime
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -28,7 +29,45 @@ import nbformat
 REPOSITORY = Path(__file__).resolve().parent.parent
 CHAPTERS = REPOSITORY / "chapters"
 RECORD_TAG = "run-record"
+RUN_LOG_ENVIRONMENT_VARIABLE = "CNNCOURSE_RUN_LOG"  # cc.training appends one line per run here
 INJECTED_TAG = "injected-parameters"
+
+
+def repository_url() -> str:
+    """The course repository's address: ``repository.url`` in ``_config.yml``, the one place it is written."""
+    import yaml
+
+    return yaml.safe_load((REPOSITORY / "_config.yml").read_text())["repository"]["url"]
+
+
+def setup_cell_source(url: str | None = None) -> str:
+    """The first code cell of every chapter: installs ``cnncourse`` in Colab, does nothing elsewhere.
+
+    Only the package is named, unpinned: pip keeps Colab's own keras,
+    tensorflow and numpy when they satisfy the package's lower bounds.
+    """
+    url = url or repository_url()
+    return (
+        "import sys\n\n"
+        'if "google.colab" in sys.modules:  # Colab: install the course\'s helper package, keep Colab\'s Keras\n'
+        "    import subprocess\n\n"
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
+        f'                    "cnncourse @ git+{url}"], check=True)'
+    )
+
+
+def setup_cell(notebook):
+    """The chapter's Colab setup cell (the first code cell that looks for google.colab), or None."""
+    return next((cell for cell in code_cells(notebook) if "google.colab" in cell.source), None)
+
+
+def sync_setup_cell(path: Path) -> None:
+    """Rewrite a chapter's setup cell from ``_config.yml`` before it is recorded."""
+    notebook = nbformat.read(path, as_version=4)
+    cell = setup_cell(notebook)
+    if cell is not None and cell.source != setup_cell_source():
+        cell.source = setup_cell_source()
+        nbformat.write(notebook, path)
 
 
 def chapter_paths(selection=()) -> list[Path]:
@@ -63,6 +102,8 @@ def code_hash(notebook) -> str:
 
 
 def _describe_duration(seconds: float) -> str:
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} h"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
@@ -81,11 +122,26 @@ def record_text(record: dict, timings: dict) -> str:
         if timing:
             lines.append(
                 f"> - **{profile}**: {_describe_duration(timing['duration_s'])} on {timing['device']} "
-                f"({timing['backend']}, {timing['date']})"
+                f"({timing['backend']}, {timing['date']})" + _training_note(timing.get("runs", []))
             )
         else:
             lines.append(f"> - **{profile}**: not recorded yet")
+    reloaded = [run for run in record.get("runs", []) if run["reloaded"]]
+    if reloaded:
+        lines += [">", "> Saved runs reloaded for this recording (trained once, beforehand):"]
+        lines += [f"> - `{run['name']}`: {run['epochs']} epochs in {_describe_duration(run['seconds'])} on "
+                  f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded]
     return "\n".join(lines)
+
+
+def _training_note(runs: list) -> str:
+    """", to record from saved runs that took 1.6 h of training": the time a reader would really spend."""
+    reloaded = [run for run in runs if run["reloaded"]]
+    if not reloaded:
+        return ""
+    total = sum(run["seconds"] or 0 for run in runs)
+    return (f"; that reloaded {len(reloaded)} saved run(s): training everything from scratch took "
+            f"{_describe_duration(total)} in `model.fit`")
 
 
 def store_record(notebook, record: dict) -> None:
@@ -93,7 +149,8 @@ def store_record(notebook, record: dict) -> None:
     course = notebook.metadata.setdefault("cnncourse", {})
     course["run"] = record
     timings = course.setdefault("timings", {})
-    timings[record["profile"]] = {key: record[key] for key in ("duration_s", "device", "backend", "date")}
+    timings[record["profile"]] = {key: record[key] for key in ("duration_s", "device", "backend", "date", "runs")
+                                  if key in record}
     for cell in notebook.cells:
         if RECORD_TAG in cell.metadata.get("tags", []):
             cell.source = record_text(record, timings)
@@ -136,15 +193,22 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
     os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
     os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"  # nobody moves sliders in a batch run
     resolved, _ = config.resolve_profile("auto")
+    sync_setup_cell(path)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         output = Path(scratch) / path.name
-        papermill.execute_notebook(
-            str(path), str(output), parameters=parameters or {}, cwd=str(path.parent),
-            kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
-            execution_timeout=900,
-        )
+        os.environ[RUN_LOG_ENVIRONMENT_VARIABLE] = str(Path(scratch) / "runs.jsonl")
+        try:
+            papermill.execute_notebook(
+                str(path), str(output), parameters=parameters or {}, cwd=str(path.parent),
+                kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
+                execution_timeout=900,
+            )
+        finally:
+            del os.environ[RUN_LOG_ENVIRONMENT_VARIABLE]
         notebook = nbformat.read(output, as_version=4)
+        log = Path(scratch) / "runs.jsonl"
+        runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     duration = time.perf_counter() - started
     facts = config.environment()
     record = {
@@ -158,6 +222,7 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "duration_s": round(duration, 1),
         "code_hash": code_hash(notebook),
+        "runs": runs,
     }
     _strip_run_noise(notebook)
     store_record(notebook, record)

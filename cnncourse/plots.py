@@ -1,4 +1,4 @@
-"""Figures the chapters share: image grids, training curves, confusion matrices.
+"""Every figure of the course, grouped in the order the chapters first use them.
 
 Every function returns the Matplotlib figure (and closes nothing), so a
 notebook shows it once and a test can inspect it.
@@ -32,6 +32,9 @@ __all__ = [
     "sliding_windows",
     "training_curves",
 ]
+
+
+# ---------------------------------------------------------------- every chapter: images, curves, results
 
 
 def _as_display_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -85,15 +88,15 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
         raise ValueError(f"images must be a non-empty batch (N, H, W[, C]), got shape {images.shape}")
     captions = colours = None
     if labels is not None:
-        count = len(class_names) if class_names is not None else None
-        labels = _validate.class_labels(labels, "labels", count)
-        if predictions is not None:
-            predictions = _validate.class_labels(predictions, "predictions", count)
+        if class_names is not None:  # labels are class numbers; without names they are captions as they are
+            labels = _validate.class_labels(labels, "labels", len(class_names))
+            if predictions is not None:
+                predictions = _validate.class_labels(predictions, "predictions", len(class_names))
         name = (lambda label: class_names[int(label)]) if class_names is not None else str
         captions, colours = [], []
         for index, label in enumerate(labels[:len(images)]):
             caption, colour = name(label), "black"
-            if predictions is not None and int(predictions[index]) != int(label):
+            if predictions is not None and predictions[index] != label:
                 caption, colour = f"{name(predictions[index])}\n({caption})", "tab:red"
             captions.append(caption)
             colours.append(colour)
@@ -123,6 +126,37 @@ def training_curves(history, metrics=("loss", "accuracy"), title: str | None = N
         axis.legend()
     if title:
         figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def compare_histories(histories: dict, metric: str = "val_accuracy", title: str | None = None,
+                      chance: float | None = None):
+    """One curve per run of the same metric, epoch by epoch, to compare models or recipes.
+
+    ``histories`` maps a label to what ``model.fit`` returns (or its
+    ``.history`` dict); runs may have different numbers of epochs.
+    """
+    if not isinstance(histories, dict) or not histories:
+        raise TypeError("histories must be a non-empty dict {label: history}")
+    figure, axis = plt.subplots(figsize=(6, 3.4))
+    styles = ("-", "--", "-.", ":")  # identical runs still show as two lines
+    for number, (label, history) in enumerate(histories.items()):
+        values = _validate.history(history, f"the history of {label!r}")
+        if metric not in values:
+            recorded = sorted(values)
+            raise ValueError(f"the history of {label!r} has no {metric!r}; it records {recorded}")
+        axis.plot(np.arange(1, len(values[metric]) + 1), values[metric], marker="o", markersize=3,
+                  linestyle=styles[number % len(styles)], label=str(label))
+    if chance is not None:
+        axis.axhline(chance, color="0.5", linestyle=":", label="chance")
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    axis.set_ylabel(metric.replace("_", " "))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    if title:
+        axis.set_title(title)
     figure.tight_layout()
     return figure
 
@@ -190,37 +224,6 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
                            row_height=size + 0.35)
 
 
-def compare_histories(histories: dict, metric: str = "val_accuracy", title: str | None = None,
-                      chance: float | None = None):
-    """One curve per run of the same metric, epoch by epoch, to compare models or recipes.
-
-    ``histories`` maps a label to what ``model.fit`` returns (or its
-    ``.history`` dict); runs may have different numbers of epochs.
-    """
-    if not isinstance(histories, dict) or not histories:
-        raise TypeError("histories must be a non-empty dict {label: history}")
-    figure, axis = plt.subplots(figsize=(6, 3.4))
-    styles = ("-", "--", "-.", ":")  # identical runs still show as two lines
-    for number, (label, history) in enumerate(histories.items()):
-        values = _validate.history(history, f"the history of {label!r}")
-        if metric not in values:
-            recorded = sorted(values)
-            raise ValueError(f"the history of {label!r} has no {metric!r}; it records {recorded}")
-        axis.plot(np.arange(1, len(values[metric]) + 1), values[metric], marker="o", markersize=3,
-                  linestyle=styles[number % len(styles)], label=str(label))
-    if chance is not None:
-        axis.axhline(chance, color="0.5", linestyle=":", label="chance")
-    axis.set_xlabel("epoch")
-    axis.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    axis.set_ylabel(metric.replace("_", " "))
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    if title:
-        axis.set_title(title)
-    figure.tight_layout()
-    return figure
-
-
 def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1), title: str | None = None):
     """Grouped bars: one group per class, one bar per series (per-class accuracy, one image's outputs...)."""
     if not isinstance(values, dict) or not values:
@@ -245,6 +248,105 @@ def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1),
         axis.set_title(title)
     figure.tight_layout()
     return figure
+
+
+# ---------------------------------------------------------------- 01 why convnets: shifted images
+
+
+def accuracy_vs_shift(shifts, accuracies, chance: float | None = None, title: str | None = None):
+    """Test accuracy of several models against how far the test images were moved.
+
+    ``shifts`` are the distances in pixels (x axis); ``accuracies`` maps a
+    model's name to one accuracy per shift. A flat curve means the model
+    recognises an object wherever it sits; a steep one means it learned
+    *where* things are as much as *what* they are. ``chance`` draws the
+    accuracy of guessing (e.g. 0.1 for ten classes) as a floor.
+    """
+    shifts = np.asarray(shifts)
+    if shifts.ndim != 1 or len(shifts) == 0 or shifts.dtype.kind not in "iuf":
+        raise ValueError(f"shifts must be a non-empty list of numbers (pixels), got {shifts!r}")
+    if not isinstance(accuracies, dict) or not accuracies:
+        raise TypeError("accuracies must be a dict {model name: one accuracy per shift}, "
+                        f"got {type(accuracies).__name__}")
+    for name, values in accuracies.items():
+        if len(values) != len(shifts):
+            raise ValueError(f"accuracies[{name!r}] has {len(values)} values for {len(shifts)} shifts; "
+                             "give one accuracy per shift")
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    for (name, values), marker in zip(accuracies.items(), "osD^v<>"):
+        axis.plot(shifts, values, marker=marker, label=name)
+    if chance is not None:
+        axis.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:g})")
+    axis.set_xticks(shifts)
+    axis.set_xlabel("shift of the test images (pixels)")
+    axis.set_ylabel("test accuracy")
+    axis.set_ylim(0, 1)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower left", fontsize=8)  # high curves start at the left: the corner below is free
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: int = 0, dy: int = 0,
+                        labels=None, top: int = 3):
+    """Image ``images[index]`` moved by (dx, dy), and what each model believes it is.
+
+    Panels: the original, the shifted copy, then one bar chart per model of
+    its ``top`` most likely classes. With ``labels`` the bar of the true class
+    is green and the others red, so a model that changes its mind under a
+    small move is easy to spot. ``models`` maps a name to a Keras model
+    (anything with ``predict(batch, verbose=0)`` returning probabilities).
+    The batch-and-index form lets ``cc.widgets.explorer`` slide over images.
+    """
+    from cnncourse import ops  # NumPy only; imported here like models above
+
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4:
+        raise ValueError(f"images must be a batch (N, H, W) or (N, H, W, C), got shape {images.shape}; "
+                         "for one image pass image[np.newaxis]")
+    if not _validate.is_integer(index) or not 0 <= index < len(images):
+        raise ValueError(f"index must be an int from 0 to {len(images) - 1}, got {index!r}")
+    if not isinstance(models, dict) or not models:
+        raise TypeError("models must be a dict {name: Keras model}, e.g. {'dense': dense_model}")
+    if not _validate.is_integer(top) or not 1 <= top <= len(class_names):
+        raise ValueError(f"top must be an int from 1 to {len(class_names)}, got {top!r}")
+    true_label = None if labels is None else int(labels[index])
+    image = images[index]
+    shifted = ops.shift_images(image[np.newaxis], dx, dy)
+    figure, axes = plt.subplots(1, 2 + len(models), figsize=(2.4 * 2 + 3.0 * len(models), 2.6),
+                                gridspec_kw=dict(width_ratios=[1, 1] + [1.5] * len(models)))
+    caption = "" if true_label is None else f"\n{class_names[true_label]}"
+    for axis, picture, title in ((axes[0], image, f"image {index}"), (axes[1], shifted[0], f"shifted by ({dx}, {dy})")):
+        shown, colour_map = _as_display_image(picture)
+        axis.imshow(shown, cmap=colour_map, vmin=0 if colour_map else None, vmax=1 if colour_map else None)
+        axis.set_title(title + caption, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    for axis, (name, model) in zip(axes[2:], models.items()):
+        probabilities = np.asarray(model.predict(shifted, verbose=0))[0]
+        if probabilities.shape != (len(class_names),):
+            raise ValueError(f"model {name!r} returned {probabilities.shape[0]} scores for "
+                             f"{len(class_names)} class names")
+        best = np.argsort(probabilities)[::-1][:top]
+        if true_label is None:
+            colours = ["tab:blue"] * top
+        else:
+            colours = ["tab:green" if class_index == true_label else "tab:red" for class_index in best]
+        axis.barh(range(top), probabilities[best], color=colours)
+        axis.set_yticks(range(top), [class_names[class_index] for class_index in best], fontsize=8)
+        axis.invert_yaxis()
+        axis.set_xlim(0, 1)
+        axis.set_xlabel("probability", fontsize=8)
+        axis.set_title(f"{name}: {class_names[best[0]]}", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+# ---------------------------------------------------------------- 02 convolution: filters and their outputs
 
 
 DISPLAY_METHODS = ("clip", "rescale", "absolute")
@@ -315,9 +417,11 @@ def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap
     return figure
 
 
-# --------------------------------------------------------------------------
 # Mechanics: which windows a layer takes, and where the parameters live
-# --------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------- 03 padding and stride, 04 pooling: windows on a grid
+
 
 _LARGEST_DRAWN_GRID = 32  # cells per side; beyond this the cells are too small to read
 
@@ -506,6 +610,9 @@ def pooling_windows(image, pool_size: int = 2, stride: int | None = None, mode: 
     return figure
 
 
+# ---------------------------------------------------------------- 05 architectures: parameters and diagrams
+
+
 def parameter_bars(model, log_scale: bool = False):
     """Horizontal bars of each layer's parameter count, labelled with its share of the total.
 
@@ -550,95 +657,52 @@ def parameter_bars(model, log_scale: bool = False):
     return figure
 
 
-def accuracy_vs_shift(shifts, accuracies, chance: float | None = None, title: str | None = None):
-    """Test accuracy of several models against how far the test images were moved.
+_LAYER_COLOURS = {"Conv2D": "#cfe2f3", "MaxPooling2D": "#d9ead3", "AveragePooling2D": "#d9ead3",
+                  "Dense": "#fce5cd", "Flatten": "#eeeeee", "Dropout": "#f4f4f4"}
 
-    ``shifts`` are the distances in pixels (x axis); ``accuracies`` maps a
-    model's name to one accuracy per shift. A flat curve means the model
-    recognises an object wherever it sits; a steep one means it learned
-    *where* things are as much as *what* they are. ``chance`` draws the
-    accuracy of guessing (e.g. 0.1 for ten classes) as a floor.
+
+def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str | None = None):
+    """Draw a model as a chain of boxes: layer name, type, output shape and parameters, read left to right.
+
+    The course draws it itself with matplotlib, so it needs no Graphviz
+    (``keras.utils.plot_model`` does) and stays as wide as the page: long
+    models wrap onto the next row. Works for models whose layers form one
+    chain (every model of the course); for branching graphs use
+    ``keras.utils.plot_model``.
     """
-    shifts = np.asarray(shifts)
-    if shifts.ndim != 1 or len(shifts) == 0 or shifts.dtype.kind not in "iuf":
-        raise ValueError(f"shifts must be a non-empty list of numbers (pixels), got {shifts!r}")
-    if not isinstance(accuracies, dict) or not accuracies:
-        raise TypeError("accuracies must be a dict {model name: one accuracy per shift}, "
-                        f"got {type(accuracies).__name__}")
-    for name, values in accuracies.items():
-        if len(values) != len(shifts):
-            raise ValueError(f"accuracies[{name!r}] has {len(values)} values for {len(shifts)} shifts; "
-                             "give one accuracy per shift")
-    figure, axis = plt.subplots(figsize=(6, 3.6))
-    for (name, values), marker in zip(accuracies.items(), "osD^v<>"):
-        axis.plot(shifts, values, marker=marker, label=name)
-    if chance is not None:
-        axis.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:g})")
-    axis.set_xticks(shifts)
-    axis.set_xlabel("shift of the test images (pixels)")
-    axis.set_ylabel("test accuracy")
-    axis.set_ylim(0, 1)
-    axis.grid(alpha=0.3)
-    axis.legend(loc="lower left", fontsize=8)  # high curves start at the left: the corner below is free
-    if title:
-        axis.set_title(title)
-    figure.tight_layout()
-    return figure
+    from cnncourse import models
 
-
-def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: int = 0, dy: int = 0,
-                        labels=None, top: int = 3):
-    """Image ``images[index]`` moved by (dx, dy), and what each model believes it is.
-
-    Panels: the original, the shifted copy, then one bar chart per model of
-    its ``top`` most likely classes. With ``labels`` the bar of the true class
-    is green and the others red, so a model that changes its mind under a
-    small move is easy to spot. ``models`` maps a name to a Keras model
-    (anything with ``predict(batch, verbose=0)`` returning probabilities).
-    The batch-and-index form lets ``cc.widgets.explorer`` slide over images.
-    """
-    from cnncourse import ops  # NumPy only; imported here like models above
-
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
-    if images.ndim != 4:
-        raise ValueError(f"images must be a batch (N, H, W) or (N, H, W, C), got shape {images.shape}; "
-                         "for one image pass image[np.newaxis]")
-    if not _validate.is_integer(index) or not 0 <= index < len(images):
-        raise ValueError(f"index must be an int from 0 to {len(images) - 1}, got {index!r}")
-    if not isinstance(models, dict) or not models:
-        raise TypeError("models must be a dict {name: Keras model}, e.g. {'dense': dense_model}")
-    if not _validate.is_integer(top) or not 1 <= top <= len(class_names):
-        raise ValueError(f"top must be an int from 1 to {len(class_names)}, got {top!r}")
-    true_label = None if labels is None else int(labels[index])
-    image = images[index]
-    shifted = ops.shift_images(image[np.newaxis], dx, dy)
-    figure, axes = plt.subplots(1, 2 + len(models), figsize=(2.4 * 2 + 3.0 * len(models), 2.6),
-                                gridspec_kw=dict(width_ratios=[1, 1] + [1.5] * len(models)))
-    caption = "" if true_label is None else f"\n{class_names[true_label]}"
-    for axis, picture, title in ((axes[0], image, f"image {index}"), (axes[1], shifted[0], f"shifted by ({dx}, {dy})")):
-        shown, colour_map = _as_display_image(picture)
-        axis.imshow(shown, cmap=colour_map, vmin=0 if colour_map else None, vmax=1 if colour_map else None)
-        axis.set_title(title + caption, fontsize=9)
-        axis.set_xticks([])
-        axis.set_yticks([])
-    for axis, (name, model) in zip(axes[2:], models.items()):
-        probabilities = np.asarray(model.predict(shifted, verbose=0))[0]
-        if probabilities.shape != (len(class_names),):
-            raise ValueError(f"model {name!r} returned {probabilities.shape[0]} scores for "
-                             f"{len(class_names)} class names")
-        best = np.argsort(probabilities)[::-1][:top]
-        if true_label is None:
-            colours = ["tab:blue"] * top
+    per_row = _validate.positive_int(per_row, "per_row", "4")
+    table = models.layer_table(model)
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"model {model.name!r} is not a single chain of layers; draw it with keras.utils.plot_model")
+    input_shape = "×".join(str(size) for size in model.inputs[0].shape[1:])
+    boxes = [("input", "", input_shape, None)] + [
+        (row.name, row.layer_type, row.shape_text, row.params) for row in table.rows]
+    rows = -(-len(boxes) // per_row)
+    gap, height = 0.55, 1.25
+    figure, axis = plt.subplots(figsize=(per_row * (box_width + gap), rows * (height + 0.45) + 0.5))
+    axis.set_xlim(0, per_row * (box_width + gap))
+    axis.set_ylim(rows * (height + 0.45), 0)
+    axis.axis("off")
+    centres = []
+    for index, (name, layer_type, shape, params) in enumerate(boxes):
+        row, column = divmod(index, per_row)
+        left, top = column * (box_width + gap) + gap / 2, row * (height + 0.45) + 0.2
+        axis.add_patch(plt.Rectangle((left, top), box_width, height, facecolor=_LAYER_COLOURS.get(layer_type, "#ffffff"),
+                                     edgecolor="#555555", linewidth=1))
+        lines = [f"{name}" + (f" ({layer_type})" if layer_type else ""), shape,
+                 "" if params is None else f"{params:,} parameters"]
+        axis.text(left + box_width / 2, top + height / 2, "\n".join(lines), ha="center", va="center", fontsize=10,
+                  linespacing=1.5)
+        centres.append((left, top, row))
+    for (left, top, row), (next_left, next_top, next_row) in zip(centres, centres[1:]):
+        if row == next_row:
+            start, end = (left + box_width, top + height / 2), (next_left, next_top + height / 2)
         else:
-            colours = ["tab:green" if class_index == true_label else "tab:red" for class_index in best]
-        axis.barh(range(top), probabilities[best], color=colours)
-        axis.set_yticks(range(top), [class_names[class_index] for class_index in best], fontsize=8)
-        axis.invert_yaxis()
-        axis.set_xlim(0, 1)
-        axis.set_xlabel("probability", fontsize=8)
-        axis.set_title(f"{name}: {class_names[best[0]]}", fontsize=9)
+            start, end = (left + box_width / 2, top + height), (next_left + box_width / 2, next_top)
+        axis.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#555555"))
+    axis.set_title(title or f"{model.name}: {table.total:,} parameters", fontsize=12)
     figure.tight_layout()
     return figure
 
@@ -749,56 +813,3 @@ def kernel_figure(kernel, *, per_channel: bool = False, filters=None, columns: i
     if title:
         figure.suptitle(title)
     return figure
-
-
-# ---------------------------------------------------------------- 05 architectures: a model's diagram
-
-_LAYER_COLOURS = {"Conv2D": "#cfe2f3", "MaxPooling2D": "#d9ead3", "AveragePooling2D": "#d9ead3",
-                  "Dense": "#fce5cd", "Flatten": "#eeeeee", "Dropout": "#f4f4f4"}
-
-
-def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str | None = None):
-    """Draw a model as a chain of boxes: layer name, type, output shape and parameters, read left to right.
-
-    The course draws it itself with matplotlib, so it needs no Graphviz
-    (``keras.utils.plot_model`` does) and stays as wide as the page: long
-    models wrap onto the next row. Works for models whose layers form one
-    chain (every model of the course); for branching graphs use
-    ``keras.utils.plot_model``.
-    """
-    from cnncourse import models
-
-    per_row = _validate.positive_int(per_row, "per_row", "4")
-    table = models.layer_table(model)
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(f"model {model.name!r} is not a single chain of layers; draw it with keras.utils.plot_model")
-    input_shape = "×".join(str(size) for size in model.inputs[0].shape[1:])
-    boxes = [("input", "", input_shape, None)] + [
-        (row.name, row.layer_type, row.shape_text, row.params) for row in table.rows]
-    rows = -(-len(boxes) // per_row)
-    gap, height = 0.55, 1.25
-    figure, axis = plt.subplots(figsize=(per_row * (box_width + gap), rows * (height + 0.45) + 0.5))
-    axis.set_xlim(0, per_row * (box_width + gap))
-    axis.set_ylim(rows * (height + 0.45), 0)
-    axis.axis("off")
-    centres = []
-    for index, (name, layer_type, shape, params) in enumerate(boxes):
-        row, column = divmod(index, per_row)
-        left, top = column * (box_width + gap) + gap / 2, row * (height + 0.45) + 0.2
-        axis.add_patch(plt.Rectangle((left, top), box_width, height, facecolor=_LAYER_COLOURS.get(layer_type, "#ffffff"),
-                                     edgecolor="#555555", linewidth=1))
-        lines = [f"{name}" + (f" ({layer_type})" if layer_type else ""), shape,
-                 "" if params is None else f"{params:,} parameters"]
-        axis.text(left + box_width / 2, top + height / 2, "\n".join(lines), ha="center", va="center", fontsize=10,
-                  linespacing=1.5)
-        centres.append((left, top, row))
-    for (left, top, row), (next_left, next_top, next_row) in zip(centres, centres[1:]):
-        if row == next_row:
-            start, end = (left + box_width, top + height / 2), (next_left, next_top + height / 2)
-        else:
-            start, end = (left + box_width / 2, top + height), (next_left + box_width / 2, next_top)
-        axis.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#555555"))
-    axis.set_title(title or f"{model.name}: {table.total:,} parameters", fontsize=12)
-    figure.tight_layout()
-    return figure
-

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import re
 import time
 
@@ -172,10 +174,24 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
             "seconds": round(seconds, 1), "resumed_after_epoch": resumed_from, "device": device,
             "backend": keras.backend.backend(), "keras": keras.__version__, "details": details,
         })
+    _log_run(run, record=None if loaded_from is None else record)
     origin = "trained now" if loaded_from is None else "recorded run"
     print(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
           f"({run.epochs} epochs; {origin}: {_minutes(seconds)} on {device})")
     return run
+
+
+def _log_run(run: TrainingRun, record: dict | None) -> None:
+    """Tell a recording (``python -m cnncourse``) which runs the chapter trained or reloaded, and their cost."""
+    log = os.environ.get("CNNCOURSE_RUN_LOG")
+    if not log:
+        return
+    entry = {"name": run.name, "epochs": run.epochs, "seconds": run.seconds, "device": run.device,
+             "reloaded": record is not None,
+             "backend": (record or {}).get("backend", keras.backend.backend()),
+             "date": (record or {}).get("saved_at", time.strftime("%Y-%m-%d"))[:10]}
+    with open(log, "a") as stream:
+        stream.write(json.dumps(entry) + "\n")
 
 
 def _minutes(seconds) -> str:

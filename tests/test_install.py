@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,12 @@ print(json.dumps({"origin": _runs.describe_origin(loaded["path"]), "epochs": len
 
 @pytest.mark.slow
 def test_a_pip_installed_package_reloads_its_shipped_run(tmp_path):
+    source = tmp_path / "source"  # build from a copy: building in place leaves build/ in the checkout
+    shutil.copytree(REPOSITORY / "cnncourse", source / "cnncourse", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPOSITORY / name, source / name)
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(REPOSITORY)],
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), str(source)],
                    check=True, capture_output=True)
     (wheel,) = wheels.glob("cnncourse-*.whl")
     site = tmp_path / "site"

@@ -78,3 +78,12 @@ def test_checked_cells_have_stored_outputs(notebook):
     for cell in run.code_cells(notebook):
         if "# NBVAL_CHECK_OUTPUT" in cell.source:
             assert cell.outputs, f"a checked cell has no stored output to compare with:\n{cell.source[:200]}"
+
+
+def test_the_colab_setup_cell_comes_from_config(notebook):
+    """The repository address is written once, in _config.yml; recording copies it into every chapter."""
+    cell = run.setup_cell(notebook)
+    assert cell is not None, "every chapter starts with the Colab setup cell"
+    assert cell.source == run.setup_cell_source()
+    assert run.repository_url() in cell.source
+    assert not re.search(r"(keras|tensorflow|numpy)\s*[=<>]=", cell.source), "never pin what Colab already has"

@@ -284,6 +284,8 @@ def test_label_taking_figures_refuse_labels_outside_the_classes(labels, message)
         plots.confusion_matrix(labels, [0, 1], names)
     with pytest.raises((ValueError, TypeError), match=message):
         plots.image_grid(np.zeros((2, 4, 4)), labels, names)
+    captioned = plots.image_grid(np.zeros((2, 4, 4)), ["0 px", "1 px"])  # without class names: captions
+    plt.close(captioned)
     with pytest.raises((ValueError, TypeError), match=message):
         training.per_class_accuracy(labels, [0, 1], num_classes=3)
 
