@@ -270,7 +270,7 @@ def prepare_for_ci(paths, folder: Path, parameters: dict) -> None:
     """Copy chapters into ``folder`` with papermill's parameters cell injected.
 
     The copies keep their stored outputs, which nbval compares with a fresh
-    run for the cells marked ``# NBVAL_CHECK_OUTPUT``.
+    run for the cells tagged ``nbval-check-output``.
     """
     import papermill
 

@@ -66,6 +66,7 @@ class TrainingRun:
     train_size: int
     details: dict = dataclasses.field(default_factory=dict)
     loaded_from: str | None = None
+    resumed_after_epoch: int | None = None  # the training was interrupted then and went on from a checkpoint
 
     @property
     def epochs(self) -> int:
@@ -146,7 +147,8 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     else:
         loaded = _runs.load(name, model, recipe=recipe)
         history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(loaded["path"])
-        seconds, device, resumed_from = record.get("seconds"), record.get("device", "?"), None
+        seconds, device, resumed_from = record.get("seconds"), record.get("device", "?"), record.get(
+            "resumed_after_epoch")
         recorded = record.get("details", {})
         for key in sorted(set(recorded) & set(details)):
             if recorded[key] != details[key]:
@@ -166,7 +168,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         name=name, model=model, history=history, test_accuracy=accuracy,
         test_probabilities=probabilities, test_predictions=predictions, test_labels=true_labels,
         seconds=seconds, device=device, profile=profile, train_size=len(train_labels),
-        details=details, loaded_from=loaded_from,
+        details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from,
     )
     if loaded_from is None and save:
         _runs.save(model, history, name, dtype=weights_dtype, record={

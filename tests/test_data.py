@@ -321,3 +321,25 @@ def test_several_processes_can_fill_an_empty_cache_at_once(tiny_dataset):
         assert len({output for output, _ in results}) == 1, "every process read the same images"
         assert len(list((tiny_dataset / "cache").glob("tiny-*.npz"))) == 1
         assert not list((tiny_dataset / "cache").glob("*.partial")), "no half-written file is left behind"
+
+
+@needs_mirror
+@pytest.mark.slow
+def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch):
+    """Chapter 04 (Fashion-MNIST) with its decoded cache bit-flipped: it rebuilds the cache, says so, and runs."""
+    import nbformat
+    import papermill
+
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CNNCOURSE_DATA", str(MIRROR))
+    monkeypatch.setenv("CNNCOURSE_WIDGETS", "off")
+    data.load("fashion_mnist", verbose=False, allow_download=False)
+    (cache_file,) = (tmp_path / "cache").glob("fashion_mnist-*.npz")
+    _flip_a_bit(cache_file)
+    chapter = Path(__file__).resolve().parents[1] / "chapters" / "04_pooling.ipynb"
+    output = tmp_path / "04.ipynb"
+    papermill.execute_notebook(str(chapter), str(output), parameters={"profile": "quick"}, cwd=str(chapter.parent),
+                               kernel_name="python3", progress_bar=False)
+    printed = "".join(out.get("text", "") for cell in nbformat.read(output, as_version=4).cells
+                      if cell.cell_type == "code" for out in cell.outputs)
+    assert "was damaged" in printed and "decoding the raw files again" in printed

@@ -75,9 +75,11 @@ def test_chapter_structure(notebook):
 
 
 def test_checked_cells_have_stored_outputs(notebook):
-    for cell in run.code_cells(notebook):
-        if "# NBVAL_CHECK_OUTPUT" in cell.source:
-            assert cell.outputs, f"a checked cell has no stored output to compare with:\n{cell.source[:200]}"
+    checked = [cell for cell in run.code_cells(notebook) if "nbval-check-output" in cell.metadata.get("tags", [])]
+    for cell in checked:
+        assert cell.outputs, f"a checked cell has no stored output to compare with:\n{cell.source[:200]}"
+    assert not any("NBVAL_CHECK_OUTPUT" in cell.source for cell in run.code_cells(notebook)), \
+        "mark checked cells with the tag nbval-check-output, out of the reader's sight, not with a comment"
 
 
 def test_the_colab_setup_cell_comes_from_config(notebook):

@@ -17,7 +17,7 @@ from cnncourse.data import Dataset
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
-    """Each test saves its runs under its own temporary cache folder."""
+    """Each test saves its runs under its own temporary cache folder (never in the user's)."""
     monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache" / "weights"
 
@@ -144,15 +144,17 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(monkeypatch, capsys
     assert resumed.epochs == 5 and resumed.history["loss"][:2] == state["history"]["loss"]
     assert resumed.seconds >= state["seconds"]
     assert not list(_runs.checkpoint_folder().glob("*")), "a finished run removes its checkpoint"
-    assert run_tiny(epochs=5, train=False).loaded_from is not None
+    assert resumed.resumed_after_epoch == 2
+    reloaded = run_tiny(epochs=5, train=False)
+    assert reloaded.loaded_from is not None and reloaded.resumed_after_epoch == 2, "the record keeps the resume"
 
 
 def test_a_checkpoint_of_another_recipe_is_not_resumed(monkeypatch, capsys):
+    progress = training.EpochProgress
     monkeypatch.setattr(training, "EpochProgress", lambda epochs, name: _StopAfter(2))
     with pytest.raises(KeyboardInterrupt):
         run_tiny(epochs=5, progress=True)
-    monkeypatch.undo()
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(_runs.checkpoint_folder().parent))
+    monkeypatch.setattr(training, "EpochProgress", progress)
     run = run_tiny(epochs=4)
     assert "resuming" not in capsys.readouterr().out and run.epochs == 4
 
