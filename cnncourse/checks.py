@@ -14,7 +14,7 @@ import numpy as np
 
 from cnncourse import _validate, config
 
-__all__ = ["OutcomeCheckFailed", "answer", "expect_at_least", "expect_greater"]
+__all__ = ["OutcomeCheckFailed", "answer", "check", "expect_at_least", "expect_greater"]
 
 
 class OutcomeCheckFailed(AssertionError):
@@ -58,6 +58,27 @@ def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
             f"❌ {what}: expected {larger:.4f} > {smaller:.4f} + {margin}, and it is not"
         )
     print(f"✅ {what}: {larger:.4f} > {smaller:.4f} + {margin}")
+
+
+def check(label: str, given, **data) -> None:
+    """Grade the answer to the exercise ``label`` (✅/❌ with the reason); the expected answer stays in ``cc``.
+
+    Some exercises are about the chapter's own data: pass it by name, as the
+    check cell shows (``cc.checks.check("convolution-ex-window", answer, by_hand=by_hand)``).
+    """
+    from cnncourse._answers import ANSWERS
+
+    if label not in ANSWERS:
+        raise ValueError(f"no exercise is labelled {label!r}; labels look like 'cifar10-ex-test-leak'")
+    entry = ANSWERS[label]
+    if given is not None and given is not Ellipsis and entry.given is not None:
+        try:
+            given = entry.given(given, **data)
+        except Exception as error:  # a learner's half-finished answer must not crash the notebook
+            print(f"❌ Not quite: your answer could not be used ({type(error).__name__}: {error}).")
+            return
+    expected = entry.expected(**data) if callable(entry.expected) else entry.expected
+    answer(given, expected, explanation=entry.explanation, tolerance=entry.tolerance)
 
 
 def answer(given, expected, *, explanation: str = "", tolerance: float | None = None) -> None:

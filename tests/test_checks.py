@@ -76,3 +76,37 @@ def test_answer_judges_like_a_teacher_and_never_raises(capsys, given, expected, 
 def test_expect_at_least_refuses_a_nan_threshold():
     with pytest.raises(ValueError, match="finite"):
         checks.expect_at_least(0.9, profile="quick", quick=float("nan"), full=0.9, what="accuracy")
+
+
+def test_every_exercise_check_cell_uses_a_label_of_the_answer_key():
+    """Check cells show a label, never the expected answer; every label has an entry, and every entry a cell."""
+    import json
+    import re
+    from pathlib import Path
+
+    from cnncourse._answers import ANSWERS
+
+    used = set()
+    for path in sorted((Path(__file__).resolve().parents[1] / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code":
+                assert "cc.checks.answer(" not in source, f"{path.name}: a check cell shows its answer"
+                used.update(re.findall(r'cc\.checks\.check\("([^"]+)"', source))
+    assert used == set(ANSWERS), f"only in cells: {used - set(ANSWERS)}; only in the key: {set(ANSWERS) - used}"
+
+
+def test_check_grades_by_label_with_the_chapter_data(capsys):
+    import numpy as np
+
+    checks.check("cifar10-ex-test-leak", "B")
+    checks.check("cifar10-ex-test-leak", "a")
+    checks.check("padding-stride-ex-same-stride", [0, 1])
+    image = np.arange(25.0).reshape(5, 5)
+    checks.check("convolution-ex-blur", np.full((3, 3), 1 / 9), image=image)
+    checks.check("convolution-ex-blur", np.ones((2, 2)), image=image)
+    checks.check("convolution-ex-blur", "not a kernel", image=image)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line[0] for line in lines] == ["✅", "❌", "✅", "✅", "❌", "❌"], lines
+    with pytest.raises(ValueError, match="no exercise is labelled"):
+        checks.check("no-such-exercise", 1)

@@ -1,0 +1,85 @@
+"""The answer key of the chapters' exercises, by exercise label.
+
+Kept here, not in the notebooks, so that a learner's check cell shows only
+``cc.checks.check("label", answer)`` and not the answer itself. Opening this
+file is like opening the back of the book: allowed, but not on the page.
+
+An entry's ``expected`` is a value, or a function of the chapter's data that
+the check cell passes by name (``cc.checks.check(label, answer, image=image)``).
+``given``, when set, turns what the learner wrote into what is compared (for
+a kernel: the image it produces).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+
+from cnncourse import ops
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    expected: object
+    explanation: str
+    tolerance: float | None = None
+    given: Callable | None = None
+
+
+_POOLING_EXERCISE = np.array([[0, 4, 1, 1], [2, 3, 5, 0], [9, 9, 2, 2], [1, 0, 2, 7]])
+
+ANSWERS = {
+    # 00 setup
+    "setup-ex-profile": Answer("quick", "CNNCOURSE_PROFILE overrides what auto would choose."),
+    "setup-ex-stratified": Answer(250, "stratified subsets keep each class's share: 2,500 / 10 classes."),
+    # 01 why convnets
+    "why-convnets-ex-dense-weights": Answer(50_240, "784 inputs × 64 units + 64 biases."),
+    "why-convnets-ex-conv-shift": Answer(1, "same weights everywhere: shift the input, the output shifts the same way."),
+    "why-convnets-ex-pooled-shift": Answer(1, "two 2x2 poolings of stride 2: one cell = 4 input pixels."),
+    "why-convnets-ex-image-size": Answer(320, "(3·3·1 + 1)·32: weight sharing makes it independent of the image size."),
+    # 02 convolution
+    "convolution-ex-window": Answer(lambda by_hand: int(by_hand[1, 1]),
+                                    "centre·5 minus the four neighbours (up, left, right, down)."),
+    "convolution-ex-parameters": Answer(3 * 3 * 32 * 64 + 64,
+                                        "(3·3·input channels + 1 bias) per filter, times the filters."),
+    "convolution-ex-blur": Answer(lambda image: ops.conv2d(image, np.ones((3, 3)) / 9),
+                                  "equal weights that sum to 1.", tolerance=1e-9,
+                                  given=lambda kernel, image: ops.conv2d(image, kernel)),
+    # 03 padding and stride
+    "padding-stride-ex-valid-5x5": Answer(ops.output_size(32, 5), "valid padding: W - F + 1 = 32 - 5 + 1 = 28."),
+    "padding-stride-ex-same-stride": Answer(ops.same_padding(8, 3, 2),
+                                            "total = (ceil(8/2) - 1)*2 + 3 - 8 = 1 zero, and the odd one goes after."),
+    "padding-stride-ex-skipped": Answer(11 - (ops.patch_positions(11, 3, 3)[-1] + 3),
+                                        "the last window starts at 6 and ends at column 8; columns 9 and 10 are "
+                                        "never read."),
+    "padding-stride-ex-explicit": Answer(ops.same_padding(28, 7)[0], "W - F + 2P + 1 = W gives P = (F - 1) / 2 = 3."),
+    # 04 pooling
+    "pooling-ex-max-by-hand": Answer(ops.pool2d(_POOLING_EXERCISE, 2, mode="max"),
+                                     "each output is the largest of the four values in its window."),
+    "pooling-ex-pixel-count": Answer(ops.output_size(27, 3, 3) ** 2,
+                                     "27/3 = 9 per side, 9 x 9 = 81: the pixel count drops by 3^2 = 9."),
+    "pooling-ex-parameters": Answer(0, "pooling has no weights: it only summarises each window."),
+    "pooling-ex-global": Answer((64,), "global pooling keeps one number per channel: 64 maps give 64 numbers."),
+    # 05 architectures
+    "architectures-ex-conv-params": Answer((5 * 5 * 3 + 1) * 64, "(5*5*3 + 1)*64: 75 weights and 1 bias per filter."),
+    "architectures-ex-three-3x3/parameters": Answer(3 * (3 * 3 * 32 + 1) * 32, "3 x (3*3*32 + 1)*32 = 3 x 9,248."),
+    "architectures-ex-three-3x3/receptive-field": Answer(ops.receptive_field([(3, 1)] * 3),
+                                                         "each 3x3 layer adds 2: 3, 5, 7."),
+    "architectures-ex-one-by-one": Answer((1 * 1 * 256 + 1) * 64, "(1*1*256 + 1)*64: the same formula with k = 1."),
+    # 06 a first convnet
+    "first-convnet-ex-dense-parameters": Answer(36_928, "576 inputs · 64 units + 64 biases."),
+    "first-convnet-ex-cross-entropy": Answer(float(-np.log(0.6)), "-ln(0.6): only the probability of the true class "
+                                             "counts.", tolerance=0.001),
+    "first-convnet-ex-validation": Answer("b", "choose on validation data; report the untouched test set once."),
+    # 07 CIFAR-10
+    "cifar10-ex-dense-parameters": Answer(1_573_376, "3,072 inputs · 512 units + 512 biases."),
+    "cifar10-ex-normalised-loss": Answer(float(np.log(4)), "the outputs are divided by their sum, 2, before the "
+                                         "logarithm: -ln(0.25).", tolerance=0.001),
+    "cifar10-ex-test-leak": Answer("b", "choosing the best of many looks at the test set makes it optimistic."),
+    # 08 feature maps
+    "feature-maps-ex-conv1-weights": Answer(896, "(3·3·3 + 1)·32: 27 weights and one bias per filter, 32 filters."),
+    "feature-maps-ex-green-slice": Answer((1, 5), "the third axis is the input channel (green = 1), the last the map."),
+    "feature-maps-ex-conv2-patch": Answer(5, "two stacked 3x3 convolutions see a 5x5 patch of the input."),
+}
