@@ -331,6 +331,7 @@ class ResultsTable:
         return _tables.text(self.columns, self._cells(), self._right_aligned())
 
     __str__ = to_text
+    __repr__ = to_text  # what a plain-text view of the notebook shows
 
     def _repr_html_(self) -> str:
         return _tables.html_table(self.columns, self._cells(), self._right_aligned(), css_class="cnncourse-results")

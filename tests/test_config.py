@@ -123,3 +123,19 @@ def test_store_record_requires_the_record_cell():
 def test_unknown_chapter_selection_lists_the_chapters():
     with pytest.raises(SystemExit, match="no chapter matches '99'"):
         run.chapter_paths(["99"])
+
+
+def test_the_run_record_names_reloaded_runs_and_what_training_them_cost():
+    runs = [{"name": "vgg_style_cifar10", "epochs": 30, "seconds": 2700.0, "device": "CPU (2 cores)",
+             "reloaded": True, "backend": "tensorflow", "date": "2026-11-22"},
+            {"name": "dense_cifar10", "epochs": 20, "seconds": 98.0, "device": "CPU (2 cores)",
+             "reloaded": False, "backend": "tensorflow", "date": "2026-11-22"}]
+    record = {"profile": "full", "date": "2026-11-22", "keras": "3", "backend": "tensorflow", "backend_version": "2",
+              "device": "CPU (2 cores)", "duration_s": 240.0, "runs": runs}
+    timings = {"full": {"duration_s": 240.0, "device": "CPU (2 cores)", "backend": "tensorflow",
+                        "date": "2026-11-22", "runs": runs}}
+    text = run.record_text(record, timings)
+    assert "reloaded 1 saved run(s): training everything from scratch took 46.6 min" in text
+    assert "`vgg_style_cifar10`: 30 epochs in 45.0 min on CPU (2 cores)" in text
+    assert "dense_cifar10" not in text, "a run trained during the recording is not listed as reloaded"
+    assert "**quick**: not recorded yet" in text

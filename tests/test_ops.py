@@ -132,7 +132,9 @@ def test_output_size_matches_keras_shape_rule_on_a_wide_grid():
                 for size in range(1, 13):
                     try:
                         keras_shape = layer.compute_output_shape((1, size, size, 1))
-                    except ValueError:  # Keras refuses a kernel that does not fit
+                    except ValueError:  # Keras 3.14+ refuses a kernel that does not fit
+                        keras_shape = None
+                    if keras_shape is None or min(keras_shape[1:3]) <= 0:  # Keras 3.13 returns an empty shape
                         with pytest.raises(ValueError, match="larger than"):
                             output_size(size, kernel_size, stride, padding)
                         continue
