@@ -78,7 +78,7 @@ train-full: install  ## train (or resume) the full-profile runs of CHAPTERS="07 
 	$(PYTHON) -m cnncourse --profile full --train-only $(CHAPTERS) 2>&1 | tee -a _build/train-full.log
 
 run-full: install  ## re-record chapters with the full profile (reloads the runs train-full saved)
-	$(PYTHON) -m cnncourse --profile full $(CHAPTERS)
+	$(PYTHON) -m cnncourse --profile full $(CHAPTERS) -p train False
 
 clean:
 	rm -rf _build

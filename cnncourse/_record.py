@@ -192,6 +192,7 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
 
     os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
     os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"  # nobody moves sliders in a batch run
+    os.environ.pop("MPLBACKEND", None)  # "Agg" (CI's setting) would keep every figure out of the stored page
     resolved, _ = config.resolve_profile("auto")
     sync_setup_cell(path)
     started = time.perf_counter()

@@ -89,3 +89,11 @@ def test_the_colab_setup_cell_comes_from_config(notebook):
     assert cell.source == run.setup_cell_source()
     assert run.repository_url() in cell.source
     assert not re.search(r"(keras|tensorflow|numpy)\s*[=<>]=", cell.source), "never pin what Colab already has"
+
+
+def test_every_figure_cell_stored_its_figure(notebook):
+    """A chapter recorded with a non-inline Matplotlib backend (MPLBACKEND=Agg) silently loses every figure."""
+    for cell in run.code_cells(notebook):
+        if re.search(r"^figure = cc\.plots\.", cell.source, re.M):
+            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+            assert "image/png" in kinds, f"no stored figure for:\n{cell.source[:200]}"
