@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnncourse import ops
+from cnncourse import ops, training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +26,17 @@ class Answer:
     explanation: str
     tolerance: float | None = None
     given: Callable | None = None
+
+
+def _remedy_helped(run, baseline) -> bool:
+    """The overfitting chapter's open exercise: a smaller gap, and no lower validation accuracy, than the baseline."""
+    for what, value in (("my_run", run), ("baseline", baseline)):
+        if not isinstance(value, training.TrainingRun) or "gap" not in value.details:
+            raise TypeError(f"{what} must be a run from fit_and_evaluate measured by generalization_gap")
+    mine, theirs = run.details, baseline.details
+    print(f"your model: gap {mine['gap']:.3f}, validation accuracy {mine['validation accuracy']:.4f}; "
+          f"baseline: gap {theirs['gap']:.3f}, validation accuracy {theirs['validation accuracy']:.4f}")
+    return bool(mine["gap"] <= theirs["gap"] - 0.05 and mine["validation accuracy"] >= theirs["validation accuracy"])
 
 
 _POOLING_EXERCISE = np.array([[0, 4, 1, 1], [2, 3, 5, 0], [9, 9, 2, 2], [1, 0, 2, 7]])
@@ -82,4 +93,13 @@ ANSWERS = {
     "feature-maps-ex-conv1-weights": Answer(896, "(3·3·3 + 1)·32: 27 weights and one bias per filter, 32 filters."),
     "feature-maps-ex-green-slice": Answer((1, 5), "the third axis is the input channel (green = 1), the last the map."),
     "feature-maps-ex-conv2-patch": Answer(5, "two stacked 3x3 convolutions see a 5x5 patch of the input."),
+    # 09 overfitting
+    "overfitting-ex-dropout-scale": Answer(1 / (1 - 0.25), "a kept output is divided by the keep probability, "
+                                           "1 - 0.25, so each output keeps its expected value.", tolerance=0.001),
+    "overfitting-ex-matching-decay": Answer(2 * 5e-4, "the penalty's gradient is 2·l2·w, the decay removes "
+                                            "weight_decay·w (both times the learning rate).", tolerance=1e-9),
+    "overfitting-ex-cat-precision": Answer([30 / 45, 30 / 50], "precision reads the cat column (30 of 45 "
+                                           "predicted cats), recall the cat row (30 of 50 cats).", tolerance=0.005),
+    "overfitting-ex-your-remedy": Answer(True, "the gap must shrink by at least 0.05 and validation accuracy must "
+                                         "not drop below the baseline's.", given=_remedy_helped),
 }

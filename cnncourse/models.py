@@ -5,7 +5,8 @@
 `mnist_convnet` (source 001's MNIST network), `vgg_style_cifar10` (source
 003's pairs of 3x3 convolutions), `compact_cifar10` (source 004, the
 TensorFlow tutorial's network), `dropout_maxnorm_cifar10` (source 000, with
-its regularizers), and so on; `names()` lists them.
+its regularizers), `two_block_cifar10` (the overfitting chapter's network,
+with a switch for each remedy), and so on; `names()` lists them.
 
 `layer_table(model)` explains where each parameter count comes from and
 `summary_quiz(model, answers)` grades a learner's hand-computed summary (their
@@ -234,6 +235,67 @@ def _compact_cifar10(*, input_shape=(32, 32, 3), num_classes=10):
     )
 
 
+def _two_block_cifar10(*, input_shape=(32, 32, 3), num_classes=10, dropout=None, max_norm=None, l2=None,
+                       batch_norm=False, augmentation=False):
+    """Two blocks of two same-padded 3x3 convolutions (32, then 64 filters), 1.1 million parameters.
+
+    The network of the overfitting chapter: big enough to memorise a few
+    thousand images. Every option switches on one remedy, so each can be
+    measured alone or combined, on the same network:
+
+    - ``dropout=(after_blocks, before_output)``, for example ``(0.25, 0.5)``;
+    - ``max_norm=3.0``: caps the norm of each filter (conv kernel axes
+      (0, 1, 2)) and of each dense unit's incoming weights (axis 0);
+    - ``l2=5e-4``: adds ``l2 * sum(w**2)`` of every kernel to the loss;
+    - ``batch_norm=True``: BatchNormalization between each convolution and its
+      relu, with momentum 0.9 (PyTorch's default) rather than Keras's 0.99, so
+      the statistics used at inference settle within a few dozen steps, not
+      hundreds: a short run on few images would otherwise be judged with
+      nearly untouched ones;
+    - ``augmentation=True``: random horizontal flips and shifts of up to 10 %,
+      active in training only.
+    """
+    layers = keras.layers
+    if dropout is not None:
+        if not (isinstance(dropout, (tuple, list)) and len(dropout) == 2):
+            raise TypeError(f"dropout must be None or a pair of rates (after_blocks, before_output) such as "
+                            f"(0.25, 0.5); got {dropout!r}.")
+        dropout = tuple(_validate.number(rate, "a dropout rate", minimum=0, maximum=0.95) for rate in dropout)
+    for option, value in (("max_norm", max_norm), ("l2", l2)):
+        if value is not None and _validate.number(value, f"{option} (None switches it off)") <= 0:
+            raise ValueError(f"{option} must be None (off) or a positive number; got {value!r}.")
+    for option, value in (("batch_norm", batch_norm), ("augmentation", augmentation)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{option} must be True or False; got {value!r}.")
+
+    def weights(kernel_axes):
+        return {
+            "kernel_constraint": keras.constraints.MaxNorm(max_norm, axis=kernel_axes) if max_norm else None,
+            "kernel_regularizer": keras.regularizers.L2(l2) if l2 else None,
+        }
+
+    stack = [_image_input(input_shape)]
+    if augmentation:
+        stack += [layers.RandomFlip("horizontal", name="random_flip"),
+                  layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="random_shift")]
+    for block, filters in enumerate((32, 64), start=1):
+        for number in (1, 2):
+            name = f"conv{block}_{number}"
+            stack.append(layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=name,
+                                       **weights([0, 1, 2])))
+            if batch_norm:
+                stack.append(layers.BatchNormalization(momentum=0.9, name=f"{name}_bn"))
+            stack.append(layers.Activation("relu", name=f"{name}_relu"))
+        stack.append(layers.MaxPooling2D(2, name=f"pool{block}"))
+        if dropout:
+            stack.append(layers.Dropout(dropout[0], name=f"dropout{block}"))
+    stack += [layers.Flatten(name="flatten"), layers.Dense(256, activation="relu", name="dense", **weights(0))]
+    if dropout:
+        stack.append(layers.Dropout(dropout[1], name="dropout3"))
+    stack.append(layers.Dense(_class_count(num_classes), activation="softmax", name="output", **weights(0)))
+    return keras.Sequential(stack, name="two_block_cifar10")
+
+
 def _dense_stack(name: str, input_shape, hidden_units, num_classes) -> keras.Model:
     """Flatten, then relu Dense layers, then softmax: the dense baselines share this shape."""
     layers = keras.layers
@@ -301,6 +363,7 @@ _BUILDERS = {
     "dimension_walk": _dimension_walk,
     "vgg_style_cifar10": _vgg_style_cifar10,
     "compact_cifar10": _compact_cifar10,
+    "two_block_cifar10": _two_block_cifar10,
     "dense_cifar10": _dense_cifar10,
     "small_dense": _small_dense,
     "small_convnet": _small_convnet,

@@ -28,6 +28,7 @@ __all__ = [
     "model_diagram",
     "parameter_bars",
     "pooling_windows",
+    "remedy_curves",
     "shifted_predictions",
     "sliding_windows",
     "training_curves",
@@ -158,6 +159,50 @@ def compare_histories(histories: dict, metric: str = "val_accuracy", title: str 
     if title:
         axis.set_title(title)
     figure.tight_layout()
+    return figure
+
+
+def remedy_curves(histories: dict, baseline: str, metric: str = "val_accuracy", columns: int = 3,
+                  title: str | None = None):
+    """One small panel per variant: its curve in colour over the baseline's in grey.
+
+    Ten curves on one axis are a tangle; against a shared reference each
+    remedy's effect (higher, later, flatter) reads at a glance. All panels
+    share their axes, so panels can be compared with each other too.
+    """
+    if not isinstance(histories, dict) or len(histories) < 2:
+        raise TypeError("histories must be a dict {label: history} with the baseline and at least one variant")
+    if baseline not in histories:
+        raise ValueError(f"baseline {baseline!r} is not one of the labels {list(histories)}")
+    columns = _validate.positive_int(columns, "columns", "3")
+    values = {label: _validate.history(history, f"the history of {label!r}") for label, history in histories.items()}
+    for label, history in values.items():
+        if metric not in history:
+            raise ValueError(f"the history of {label!r} has no {metric!r}; it records {sorted(history)}")
+    variants = [label for label in values if label != baseline]
+    rows = -(-len(variants) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows + 0.4), sharex=True, sharey=True,
+                                squeeze=False)
+    reference = values[baseline][metric]
+    for axis, label in zip(axes.flat, variants):
+        axis.plot(np.arange(1, len(reference) + 1), reference, color="0.6", linewidth=1.5, label=baseline)
+        curve = values[label][metric]
+        axis.plot(np.arange(1, len(curve) + 1), curve, color="tab:blue", linewidth=2, label=label)
+        axis.set_title(label, fontsize=11)
+        axis.grid(alpha=0.3)
+        axis.tick_params(labelsize=9)
+    for axis in axes.flat[len(variants):]:
+        axis.set_visible(False)
+    for axis in axes[-1]:
+        axis.set_xlabel("epoch", fontsize=10)
+    for axis in axes[:, 0]:
+        axis.set_ylabel(metric.replace("_", " "), fontsize=10)
+    axes.flat[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    figure.legend(handles=axes.flat[0].get_lines()[:1], labels=[f"{baseline} (grey, in every panel)"],
+                  loc="upper center", ncol=1, fontsize=10, frameon=False)
+    if title:
+        figure.suptitle(title, y=1.02, fontsize=12)
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
     return figure
 
 

@@ -35,9 +35,12 @@ __all__ = [
     "ResultsTable",
     "TrainingRun",
     "describe_source",
+    "class_report",
     "fit_and_evaluate",
+    "generalization_gap",
     "most_confident_mistakes",
     "per_class_accuracy",
+    "precision_recall_f1",
     "results_table",
     "uses_carved_test_split",
 ]
@@ -102,7 +105,7 @@ def _pair(value, what: str):
 def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: int, batch_size: int,
                      name: str | None = None, train: bool = True, save: bool = True,
                      weights_dtype: str = "float32", profile: str | None = None,
-                     details: dict | None = None, progress: bool = True) -> TrainingRun:
+                     details: dict | None = None, progress: bool = True, callbacks=()) -> TrainingRun:
     """Train a compiled model (or reload a saved run of the same recipe), then predict the test set.
 
     - ``train_data``, ``validation_data``, ``test_data``: ``(images, labels)``
@@ -117,6 +120,9 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     - ``profile``: defaults to the one of the chapter's ``cc.config.settings``.
     - ``details``: extra columns for the results table (optimizer, scaling...).
     - ``progress``: one line per epoch with the time left, instead of Keras's log.
+    - ``callbacks``: more Keras callbacks, such as ``EarlyStopping``; give the
+      run its own ``name``, since they change what is trained. A resumed run
+      starts them afresh (an early stop counts its patience again).
 
     Only ``model.fit`` is timed: data loading and prediction are not training.
     """
@@ -127,6 +133,10 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     epochs = _validate.positive_int(epochs, "epochs", "10")
     batch_size = _validate.positive_int(batch_size, "batch_size", "32")
     name = _validate.run_name(name if name is not None else model.name)
+    callbacks = list(callbacks)
+    if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
+        raise TypeError("callbacks must be a list of Keras callbacks, such as "
+                        "[keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)]")
     train_images, train_labels = _pair(train_data, "train_data")
     validation = _pair(validation_data, "validation_data") if validation_data is not None else None
     test_images, test_labels = _pair(test_data, "test_data")
@@ -141,7 +151,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
             print(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
     if saved is None:
         history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
-                                                progress)
+                                                progress, callbacks)
         device = config.device_description()
         loaded_from = None
     else:
@@ -202,13 +212,13 @@ def _minutes(seconds) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def _train(model, images, labels, validation, name: str, recipe: dict, progress: bool):
+def _train(model, images, labels, validation, name: str, recipe: dict, progress: bool, extra_callbacks: list):
     """``model.fit`` with an epoch checkpoint: goes on where an interrupted run of the same recipe stopped."""
     done, history, seconds_before = _runs.resume(model, name, recipe)
     if done:
         print(f"resuming {name!r} after epoch {done} of {recipe['epochs']} (checkpoint of an interrupted run)")
     checkpoint = _runs.Checkpoint(name, recipe, history, seconds_before)
-    callbacks = [checkpoint] + ([EpochProgress(recipe["epochs"], name)] if progress else [])
+    callbacks = [checkpoint, *([EpochProgress(recipe["epochs"], name)] if progress else []), *extra_callbacks]
     started = time.perf_counter()
     if done < recipe["epochs"]:
         model.fit(images, labels, validation_data=validation, epochs=recipe["epochs"], initial_epoch=done,
@@ -277,6 +287,71 @@ def per_class_accuracy(true_labels, predicted_labels, num_classes: int) -> np.nd
     right = np.bincount(true_labels[true_labels == predicted_labels], minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(totals > 0, right / totals, np.nan)
+
+
+def precision_recall_f1(true_labels, predicted_labels, num_classes: int) -> dict:
+    """Per-class precision, recall, F1 and support, as arrays of length ``num_classes``.
+
+    Accuracy counts all mistakes alike. For one class, *precision* asks "when
+    the model says cat, how often is it a cat?" (a column of the confusion
+    matrix), *recall* "how many of the cats does it find?" (a row), and F1 is
+    their harmonic mean, high only when both are. A class the model never
+    predicts has no precision: NaN, not 0, so an average cannot hide it.
+    """
+    num_classes = _validate.positive_int(num_classes, "num_classes", "10")
+    true_labels = _validate.class_labels(true_labels, "true_labels", num_classes)
+    predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", num_classes)
+    if true_labels.shape != predicted_labels.shape:
+        raise ValueError(f"got {true_labels.shape} true labels but {predicted_labels.shape} predictions")
+    hits = np.bincount(true_labels[true_labels == predicted_labels], minlength=num_classes).astype(float)
+    predicted = np.bincount(predicted_labels, minlength=num_classes).astype(float)
+    support = np.bincount(true_labels, minlength=num_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, hits / predicted, np.nan)
+        recall = np.where(support > 0, hits / support, np.nan)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    f1 = np.where(np.isnan(precision) | np.isnan(recall), np.nan, f1)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def class_report(true_labels, predicted_labels, class_names) -> ResultsTable:
+    """``precision_recall_f1`` as a table: one row per class, then the macro average and the accuracy."""
+    if isinstance(class_names, str) or not all(isinstance(name, str) for name in class_names):
+        raise TypeError("class_names must be a list of class names, such as cifar.class_names")
+    scores = precision_recall_f1(true_labels, predicted_labels, len(class_names))
+    rows = [{"class": name, **{key: scores[key][index] for key in ("precision", "recall", "f1", "support")}}
+            for index, name in enumerate(class_names)]
+    rows.append({"class": "macro average",
+                 **{key: float(np.nanmean(scores[key])) for key in ("precision", "recall", "f1")},
+                 "support": int(scores["support"].sum())})
+    accuracy = float(np.mean(np.asarray(true_labels).ravel() == np.asarray(predicted_labels).ravel()))
+    rows.append({"class": "accuracy", "f1": accuracy, "support": int(scores["support"].sum())})
+    return results_table(rows, columns=["class", "precision", "recall", "f1", "support"])
+
+
+def generalization_gap(run: TrainingRun, training_data, validation_data) -> float:
+    """Training accuracy minus validation accuracy of a run's final weights, both measured now.
+
+    The training accuracy in ``history`` is an average over an epoch during
+    which the weights kept changing, with dropout and augmentation switched
+    on: not what the final model scores on its training images. So both sides
+    of the gap are measured here, on clean images, with the final weights. The numbers are also added to ``run.details``
+    ("train accuracy", "validation accuracy", "gap", "best epoch": the epoch
+    of the lowest validation loss) for ``results_table``.
+    """
+    if not isinstance(run, TrainingRun):
+        raise TypeError(f"run must be a TrainingRun from fit_and_evaluate, got {type(run).__name__}")
+    accuracies = []
+    for pair, what in ((training_data, "training_data"), (validation_data, "validation_data")):
+        images, labels = _pair(pair, what)
+        with _quiet_tensorflow_retracing():
+            predictions = np.asarray(run.model.predict(images, batch_size=256, verbose=0)).argmax(axis=1)
+        accuracies.append(float(np.mean(predictions == _validate.class_labels(labels, f"{what} labels"))))
+    gap = accuracies[0] - accuracies[1]
+    run.details.update({"train accuracy": accuracies[0], "validation accuracy": accuracies[1], "gap": gap})
+    if "val_loss" in run.history:
+        run.details["best epoch"] = int(np.argmin(run.history["val_loss"])) + 1
+    return gap
 
 
 def most_confident_mistakes(true_labels, probabilities, count: int = 16) -> np.ndarray:

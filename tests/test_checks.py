@@ -110,3 +110,22 @@ def test_check_grades_by_label_with_the_chapter_data(capsys):
     assert [line[0] for line in lines] == ["✅", "❌", "✅", "✅", "❌", "❌"], lines
     with pytest.raises(ValueError, match="no exercise is labelled"):
         checks.check("no-such-exercise", 1)
+
+
+def test_the_open_remedy_exercise_reads_the_learners_run(capsys):
+    from cnncourse import training
+
+    def run_with(gap, validation):
+        return training.TrainingRun(
+            name="r", model=None, history={"loss": [1.0]}, test_accuracy=0.5, test_probabilities=None,
+            test_predictions=None, test_labels=None, seconds=1.0, device="CPU", profile="quick", train_size=10,
+            details={"gap": gap, "validation accuracy": validation})
+
+    baseline = run_with(0.45, 0.55)
+    checks.check("overfitting-ex-your-remedy", run_with(0.20, 0.60), baseline=baseline)
+    checks.check("overfitting-ex-your-remedy", run_with(0.43, 0.60), baseline=baseline)  # gap barely smaller
+    checks.check("overfitting-ex-your-remedy", run_with(0.10, 0.40), baseline=baseline)  # underfits instead
+    checks.check("overfitting-ex-your-remedy", "dropout", baseline=baseline)
+    checks.check("overfitting-ex-your-remedy", None, baseline=baseline)
+    verdicts = [line[0] for line in capsys.readouterr().out.splitlines() if line[0] in "✅❌…"]
+    assert verdicts == ["✅", "❌", "❌", "❌", "…"]

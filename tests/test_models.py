@@ -41,6 +41,7 @@ def test_names_lists_every_model_in_course_order():
         "dimension_walk",
         "vgg_style_cifar10",
         "compact_cifar10",
+        "two_block_cifar10",
         "dense_cifar10",
         "small_dense",
         "small_convnet",
@@ -55,6 +56,7 @@ TOTALS = {
     "dimension_walk": 8_228,
     "vgg_style_cifar10": 631_658,
     "compact_cifar10": 122_570,
+    "two_block_cifar10": 1_116_970,
     "dense_cifar10": 1_707_274,
     "small_dense": 50_890,
     "small_convnet": 50_186,
@@ -206,6 +208,45 @@ def test_dropout_maxnorm_keeps_the_max_norm_constraints():
     layers = built("dropout_maxnorm_cifar10").layers
     constrained = [layer.name for layer in layers if getattr(layer, "kernel_constraint", None) is not None]
     assert constrained == ["conv1", "conv2", "dense"]
+
+
+def test_two_block_cifar10_total_from_the_formulas():
+    # same padding keeps 32x32, two poolings leave 8x8x64 = 4,096 features
+    expected = (conv(3, 3, 32) + conv(3, 32, 32) + conv(3, 32, 64) + conv(3, 64, 64) + dense(8 * 8 * 64, 256)
+                + dense(256, 10))
+    assert expected == TOTALS["two_block_cifar10"]
+
+
+def test_two_block_cifar10_switches_each_remedy_on_alone():
+    def layer_names(**options):
+        return [layer.name for layer in build("two_block_cifar10", **options).layers]
+
+    plain = layer_names()
+    assert not any(name.startswith(("dropout", "random", "conv1_1_bn")) for name in plain)
+    assert [name for name in layer_names(dropout=(0.25, 0.5)) if name.startswith("dropout")] == [
+        "dropout1", "dropout2", "dropout3"]
+    assert layer_names(augmentation=True)[:2] == ["random_flip", "random_shift"]
+    with_bn = build("two_block_cifar10", batch_norm=True)
+    bn_layers = [layer for layer in with_bn.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bn_layers) == 4 and all(layer.momentum == 0.9 for layer in bn_layers)
+    assert with_bn.get_layer("conv1_1").use_bias is False  # the normalization's shift replaces the bias
+    regularized = build("two_block_cifar10", max_norm=3.0, l2=5e-4)
+    conv, dense_layer = regularized.get_layer("conv2_2"), regularized.get_layer("dense")
+    assert conv.kernel_constraint.axis == [0, 1, 2] and dense_layer.kernel_constraint.axis == 0
+    assert conv.kernel_regularizer.l2 == pytest.approx(5e-4)
+    assert build("two_block_cifar10").get_layer("dense").kernel_constraint is None
+
+
+@pytest.mark.parametrize("options, error, message", [
+    (dict(dropout=0.5), TypeError, "pair of rates"),
+    (dict(dropout=(0.5, 1.0)), ValueError, "at most 0.95"),
+    (dict(max_norm=0), ValueError, "positive number"),
+    (dict(l2="a lot"), TypeError, "must be a number"),
+    (dict(batch_norm="yes"), TypeError, "True or False"),
+])
+def test_two_block_cifar10_rejects_bad_options(options, error, message):
+    with pytest.raises(error, match=message):
+        build("two_block_cifar10", **options)
 
 
 def test_models_are_built_and_ready_for_summary():

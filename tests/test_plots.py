@@ -262,6 +262,22 @@ def test_compare_histories_draws_one_curve_per_run():
         plots.compare_histories([])
 
 
+def test_remedy_curves_draw_each_variant_over_the_baseline():
+    histories = {"baseline": {"val_accuracy": [0.3, 0.4, 0.35]}, "dropout": {"val_accuracy": [0.3, 0.45, 0.5]},
+                 "early stopping": {"val_accuracy": [0.3, 0.4]}}
+    figure = plots.remedy_curves(histories, baseline="baseline", columns=3)
+    shown = [axis for axis in figure.axes if axis.get_visible()]
+    assert [axis.get_title() for axis in shown] == ["dropout", "early stopping"]
+    assert all(len(axis.lines) == 2 for axis in shown)
+    np.testing.assert_array_equal(shown[1].lines[1].get_xdata(), [1, 2])
+    with pytest.raises(ValueError, match="baseline 'none'"):
+        plots.remedy_curves(histories, baseline="none")
+    with pytest.raises(ValueError, match="records"):
+        plots.remedy_curves(histories, baseline="baseline", metric="loss")
+    with pytest.raises(TypeError, match="at least one variant"):
+        plots.remedy_curves({"baseline": {"val_accuracy": [0.1]}}, baseline="baseline")
+
+
 def test_class_bars_draws_a_group_per_class():
     figure = plots.class_bars({"a": [0.1, 0.5, 0.9], "b": [0.2, 0.4, 0.6]}, ("x", "y", "z"))
     axis = figure.axes[0]

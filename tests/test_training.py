@@ -175,6 +175,32 @@ def test_fit_and_evaluate_rejects_bad_input(options, error, message):
         run_tiny(**options)
 
 
+def test_extra_callbacks_run_and_early_stopping_restores_the_best_weights(capsys):
+    recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: print(f"callback saw epoch {epoch}"))
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
+    run = run_tiny(epochs=40, callbacks=[recorder, stop], model=tiny_model(), name="tiny_early")
+    assert "callback saw epoch 0" in capsys.readouterr().out
+    assert run.epochs == len(run.history["val_loss"]) <= 40
+    assert stop.best == pytest.approx(min(run.history["val_loss"]))
+    with pytest.raises(TypeError, match="Keras callbacks"):
+        run_tiny(callbacks=["EarlyStopping"])
+
+
+def test_generalization_gap_is_measured_on_clean_images():
+    run = run_tiny(epochs=10)
+    images, labels = tiny_data()
+    gap = training.generalization_gap(run, (images[:120], labels[:120]), (images[120:160], labels[120:160]))
+    predicted = run.model.predict(images[:160], verbose=0).argmax(axis=1)
+    train_accuracy, validation_accuracy = np.mean(predicted[:120] == labels[:120]), np.mean(
+        predicted[120:] == labels[120:160])
+    assert gap == pytest.approx(train_accuracy - validation_accuracy)
+    assert run.details["train accuracy"] == pytest.approx(train_accuracy)
+    assert run.details["best epoch"] == int(np.argmin(run.history["val_loss"])) + 1
+    assert "gap" in training.results_table([run]).columns
+    with pytest.raises(TypeError, match="TrainingRun"):
+        training.generalization_gap({"gap": 0.1}, (images, labels), (images, labels))
+
+
 def test_fit_and_evaluate_checks_the_data_pairs():
     images, labels = tiny_data()
     with pytest.raises(ValueError, match="120 images but 100 labels"):
@@ -276,6 +302,35 @@ def test_per_class_accuracy():
         training.per_class_accuracy([0, 2], [0, 1], num_classes=2)
     with pytest.raises(ValueError, match="true labels"):
         training.per_class_accuracy([0, 1], [0], num_classes=2)
+
+
+def test_precision_recall_f1_against_a_hand_count():
+    true = [0, 0, 0, 1, 1, 2, 2, 2, 2, 2]
+    predicted = [0, 0, 1, 1, 1, 2, 2, 2, 0, 0]
+    scores = training.precision_recall_f1(true, predicted, 3)
+    # precision: a column of the confusion matrix; recall: a row
+    np.testing.assert_allclose(scores["precision"], [2 / 4, 2 / 3, 3 / 3])
+    np.testing.assert_allclose(scores["recall"], [2 / 3, 2 / 2, 3 / 5])
+    np.testing.assert_allclose(scores["f1"], [4 / 7, 4 / 5, 3 / 4])
+    np.testing.assert_array_equal(scores["support"], [3, 2, 5])
+
+
+def test_precision_of_a_class_never_predicted_is_nan_not_zero():
+    scores = training.precision_recall_f1([0, 1, 2], [0, 0, 0], 4)
+    assert np.isnan(scores["precision"][1]) and scores["recall"][1] == 0
+    assert np.isnan(scores["recall"][3]) and np.isnan(scores["f1"][3])  # no image of class 3 at all
+    with pytest.raises(ValueError, match="predictions"):
+        training.precision_recall_f1([0, 1], [0, 1, 1], 2)
+
+
+def test_class_report_rows_and_averages():
+    table = training.class_report([0, 0, 1, 1], [0, 1, 1, 1], ("cat", "dog"))
+    assert [row["class"] for row in table.rows] == ["cat", "dog", "macro average", "accuracy"]
+    assert table.rows[0]["precision"] == 1.0 and table.rows[1]["precision"] == pytest.approx(2 / 3)
+    assert table.rows[2]["recall"] == pytest.approx(0.75) and table.rows[3]["f1"] == pytest.approx(0.75)
+    assert "macro average" in table.to_text() and "<table" in table._repr_html_()
+    with pytest.raises(TypeError, match="class names"):
+        training.class_report([0], [0], "cat")
 
 
 def test_most_confident_mistakes_orders_by_confidence():
