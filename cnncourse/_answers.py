@@ -39,6 +39,13 @@ def _remedy_helped(run, baseline) -> bool:
     return bool(mine["gap"] <= theirs["gap"] - 0.05 and mine["validation accuracy"] >= theirs["validation accuracy"])
 
 
+def _beats_frozen(accuracy, frozen) -> bool:
+    """The transfer chapter's unfreezing exercise: fine-tuning must beat the frozen arm by a point."""
+    accuracy = float(accuracy)
+    print(f"your fine-tuned model: {accuracy:.3f}; the frozen arm on the same images: {frozen:.3f}")
+    return accuracy >= frozen + 0.01
+
+
 _POOLING_EXERCISE = np.array([[0, 4, 1, 1], [2, 3, 5, 0], [9, 9, 2, 2], [1, 0, 2, 7]])
 
 ANSWERS = {
@@ -102,4 +109,10 @@ ANSWERS = {
                                            "predicted cats), recall the cat row (30 of 50 cats).", tolerance=0.005),
     "overfitting-ex-your-remedy": Answer(True, "the gap must shrink by at least 0.05 and validation accuracy must "
                                          "not drop below the baseline's.", given=_remedy_helped),
+    # 10 transfer learning
+    "transfer-ex-head-parameters": Answer(128 * 5 + 5, "128 features × 5 classes + 5 biases; dropout has none."),
+    "transfer-ex-frozen-bn": Answer("b", "in Keras 3 a BatchNormalization layer with trainable = False runs in "
+                                    "inference mode, with its running statistics, whatever fit asks."),
+    "transfer-ex-unfreeze": Answer(True, "fine-tuning must beat the frozen arm by at least 0.01 on the test set.",
+                                   given=_beats_frozen),
 }

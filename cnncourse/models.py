@@ -296,6 +296,29 @@ def _two_block_cifar10(*, input_shape=(32, 32, 3), num_classes=10, dropout=None,
     return keras.Sequential(stack, name="two_block_cifar10")
 
 
+def _transfer_backbone(*, input_shape=(32, 32, 3)):
+    """Feature extractor of the transfer-learning chapter: images in, 128 features out, 288,352 parameters.
+
+    Three blocks of two 3x3 convolutions (32, 64, 128 filters), each followed
+    by BatchNormalization and relu, 2x2 pooling after the first two blocks, and
+    global average pooling at the end, so it has no classifier: the chapter
+    puts its own head on top. The BatchNormalization layers are on purpose:
+    fine-tuning them is the classic pitfall the chapter measures.
+    """
+    layers = keras.layers
+    stack = [_image_input(input_shape)]
+    for block, filters in enumerate((32, 64, 128), start=1):
+        for number in (1, 2):
+            name = f"block{block}_conv{number}"
+            stack += [layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name),
+                      layers.BatchNormalization(name=f"{name}_bn"),
+                      layers.Activation("relu", name=f"{name}_relu")]
+        if block < 3:
+            stack.append(layers.MaxPooling2D(2, name=f"block{block}_pool"))
+    stack.append(layers.GlobalAveragePooling2D(name="features"))
+    return keras.Sequential(stack, name="transfer_backbone")
+
+
 def _dense_stack(name: str, input_shape, hidden_units, num_classes) -> keras.Model:
     """Flatten, then relu Dense layers, then softmax: the dense baselines share this shape."""
     layers = keras.layers
@@ -364,6 +387,7 @@ _BUILDERS = {
     "vgg_style_cifar10": _vgg_style_cifar10,
     "compact_cifar10": _compact_cifar10,
     "two_block_cifar10": _two_block_cifar10,
+    "transfer_backbone": _transfer_backbone,
     "dense_cifar10": _dense_cifar10,
     "small_dense": _small_dense,
     "small_convnet": _small_convnet,

@@ -14,6 +14,7 @@ from cnncourse import _validate
 __all__ = [
     "DISPLAY_METHODS",
     "accuracy_vs_shift",
+    "accuracy_vs_shots",
     "class_bars",
     "compare_histories",
     "confusion_matrix",
@@ -203,6 +204,37 @@ def remedy_curves(histories: dict, baseline: str, metric: str = "val_accuracy", 
     if title:
         figure.suptitle(title, y=1.02, fontsize=12)
     figure.tight_layout(rect=(0, 0, 1, 0.95))
+    return figure
+
+
+def accuracy_vs_shots(rows, *, chance: float | None = None, title: str | None = None):
+    """Test accuracy against labelled images per class, one line per arm: the mean over seeds, the band their range.
+
+    ``rows`` are dicts with "k", "arm" and "test accuracy" (what
+    ``cc.transfer.compare_arms`` returns). The x axis is logarithmic: going
+    from 10 to 50 labels matters as much as from 200 to 1,000.
+    """
+    if not rows or not all(isinstance(row, dict) and {"k", "arm", "test accuracy"} <= set(row) for row in rows):
+        raise TypeError("rows must be a non-empty list of dicts with 'k', 'arm' and 'test accuracy'")
+    figure, axis = plt.subplots(figsize=(6.4, 4))
+    for number, arm in enumerate(dict.fromkeys(row["arm"] for row in rows)):
+        shots = sorted({row["k"] for row in rows if row["arm"] == arm})
+        values = [[row["test accuracy"] for row in rows if row["arm"] == arm and row["k"] == k] for k in shots]
+        mean = [float(np.mean(group)) for group in values]
+        line, = axis.plot(shots, mean, marker="os^vD"[number % 5], linewidth=2, label=arm)
+        axis.fill_between(shots, [min(group) for group in values], [max(group) for group in values],
+                          color=line.get_color(), alpha=0.15)
+    if chance is not None:
+        axis.axhline(chance, color="0.5", linestyle=":", label="chance")
+    axis.set_xscale("log")
+    axis.set_xlabel("labelled images per class (k)", fontsize=11)
+    axis.set_ylabel("test accuracy", fontsize=11)
+    axis.tick_params(labelsize=10)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=10)
+    if title:
+        axis.set_title(title, fontsize=12)
+    figure.tight_layout()
     return figure
 
 

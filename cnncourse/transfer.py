@@ -1,0 +1,450 @@
+"""Transfer learning that runs offline, with backbones the course pretrained itself.
+
+The usual tutorials download ImageNet weights at run time. This module gives
+the chapter a backbone of its own: a small convnet pretrained on five CIFAR-10
+classes (airplane, automobile, bird, cat, deer), shipped with the package as a
+standard ``.keras`` file with a record of how it was trained and a checksum.
+The target task is the other five classes (dog, frog, horse, ship, truck).
+A second backbone, pretrained on Fashion-MNIST, is the distant source task
+for which transfer should not help.
+
+``pretrain_backbone`` is the code that produced the shipped files; run it
+again with ``python -m cnncourse.transfer pretrain cifar5`` (resumable, one
+line per epoch). ``imagenet_backbone`` is the real ImageNet path through
+``keras.applications``: it works wherever the weights can be downloaded and
+stops with a clear message where they cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import hashlib
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cnncourse import _runs, _validate, config, data, models, training
+
+__all__ = [
+    "ARMS",
+    "BACKBONES",
+    "SOURCE_CLASSES",
+    "TARGET_CLASSES",
+    "WeightsUnavailable",
+    "backbone_record",
+    "class_subset",
+    "classifier",
+    "compare_arms",
+    "unfreeze",
+    "few_shot",
+    "imagenet_backbone",
+    "imagenet_classifier",
+    "load_backbone",
+    "pretrain_backbone",
+    "summarize",
+    "to_cifar_shape",
+]
+
+SOURCE_CLASSES = (0, 1, 2, 3, 4)  # airplane, automobile, bird, cat, deer: the backbone's task
+TARGET_CLASSES = (5, 6, 7, 8, 9)  # dog, frog, horse, ship, truck: the few-label task
+
+# name: (dataset, its classes, training images, epochs of the full pretraining)
+BACKBONES = {
+    "cifar5": ("cifar10", SOURCE_CLASSES, 22_500, 15),
+    "fashion": ("fashion_mnist", tuple(range(10)), 22_500, 15),
+}
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights could not be found or downloaded."""
+
+
+# ---------------------------------------------------------------- data
+
+
+def class_subset(images, labels, classes):
+    """The images of the given classes, relabelled 0, 1, ... in the order of ``classes``."""
+    labels = _validate.class_labels(labels, "labels")
+    classes = [_validate.integer(value, "a class", minimum=0) for value in classes]
+    if len(set(classes)) != len(classes) or not classes:
+        raise ValueError(f"classes must be distinct class numbers, such as (5, 6, 7, 8, 9); got {classes}")
+    keep = np.isin(labels, classes)
+    relabel = np.full(max(max(classes), labels.max()) + 1, -1)
+    relabel[classes] = np.arange(len(classes))
+    return np.asarray(images)[keep], relabel[labels[keep]]
+
+
+def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``per_class`` examples of every class, nested: the 10-shot set is inside the 50-shot set.
+
+    Nesting makes the points of an accuracy-versus-k curve comparable: a
+    larger k adds images, it does not draw a new sample.
+    """
+    labels = _validate.class_labels(labels, "labels")
+    per_class = _validate.positive_int(per_class, "per_class", "50")
+    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if per_class > len(members):
+            raise ValueError(f"class {label} has only {len(members)} images, fewer than per_class={per_class}")
+        chosen.append(rng.permutation(members)[:per_class])
+    return np.random.default_rng(seed + 1).permutation(np.concatenate(chosen))
+
+
+def to_cifar_shape(images) -> np.ndarray:
+    """28x28 grey images as 32x32x3: zero-padded by 2 pixels, the grey copied into R, G and B."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.shape[1:] != (28, 28, 1):
+        raise ValueError(f"expected 28x28 grey images, got shape {images.shape}")
+    return np.repeat(np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=-1)
+
+
+# ---------------------------------------------------------------- the course's backbones
+
+
+def _folders() -> list[Path]:
+    return [_runs.user_folder(), _runs.shipped_folder()]
+
+
+def _paths(name: str, folder: Path) -> tuple[Path, Path]:
+    return folder / f"{name}_backbone.keras", folder / f"{name}_backbone.json"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def backbone_record(name: str = "cifar5") -> dict:
+    """How a backbone was trained: data, epochs, source-task accuracy, hardware, time, checksum."""
+    for folder in _folders():
+        model_path, record_path = _paths(_backbone_name(name), folder)
+        if model_path.exists() and record_path.exists():
+            return {**json.loads(record_path.read_text()), "place": "shipped with the course"
+                    if folder == _runs.shipped_folder() else "your cache"}
+    raise WeightsUnavailable(_missing_message(name))
+
+
+def _backbone_name(name) -> str:
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; the course has {', '.join(map(repr, BACKBONES))}")
+    return name
+
+
+def _missing_message(name: str) -> str:
+    places = ", ".join(f"{_paths(name, folder)[0].name} in {where}" for folder, where in
+                       zip(_folders(), ("your cache (CNNCOURSE_CACHE)", "the installed package")))
+    return (f"the {name!r} backbone was not found: looked for {places}. Train it with "
+            f"`python -m cnncourse.transfer pretrain {name}`.")
+
+
+def load_backbone(name: str = "cifar5") -> keras.Model:
+    """The pretrained backbone ``name`` (a Keras model from images to features), checked against its record.
+
+    Looks in your cache first (where ``pretrain_backbone`` saves), then in the
+    files shipped with the package. A file whose checksum does not match its
+    record is refused rather than loaded.
+    """
+    name = _backbone_name(name)
+    for folder in _folders():
+        model_path, record_path = _paths(name, folder)
+        if not (model_path.exists() and record_path.exists()):
+            continue
+        record = json.loads(record_path.read_text())
+        if _sha256(model_path) != record.get("sha256"):
+            raise WeightsUnavailable(f"{model_path.name} does not match the checksum in {record_path.name}: "
+                                     "the file is damaged or was replaced; train it again or reinstall the course")
+        return keras.saving.load_model(model_path, compile=False)
+    raise WeightsUnavailable(_missing_message(name))
+
+
+def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: int | None):
+    dataset_name, classes, default_size, _ = BACKBONES[name]
+    loaded = data.load(dataset_name, seed=seed, verbose=False)
+    pool_images, pool_labels, validation_images, validation_labels = loaded.validation_split(0.1, seed=seed)
+    splits = [class_subset(pool_images, pool_labels, classes),
+              class_subset(validation_images, validation_labels, classes),
+              class_subset(loaded.test_images, loaded.test_labels, classes)]
+    test_order = np.random.default_rng(seed).permutation(len(splits[2][1]))  # test files may be sorted by class
+    splits[2] = (splits[2][0][test_order], splits[2][1][test_order])
+    limits = (train_size or default_size, None, test_size)  # the pool is shuffled already
+    splits = [(images[:limit], labels[:limit]) for (images, labels), limit in zip(splits, limits)]
+    if dataset_name == "fashion_mnist":
+        splits = [(to_cifar_shape(images), labels) for images, labels in splits]
+    return splits, loaded.class_names, classes
+
+
+def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_size: int | None = None,
+                      test_size: int | None = None, seed: int = 0, folder=None, train: bool = True) -> dict:
+    """Pretrain the backbone ``name`` on its source task and save it as ``<name>_backbone.keras`` with a record.
+
+    The backbone (``models.build("transfer_backbone")``) gets a dropout and a
+    softmax head for the source classes, and random flips and shifts; after
+    training only the backbone is saved, in Keras's own format. The training
+    goes through ``fit_and_evaluate``, so it resumes after an interruption and
+    ``train=False`` reuses a finished run. Returns the record.
+    """
+    name = _backbone_name(name)
+    _, classes, _, default_epochs = BACKBONES[name]
+    epochs = _validate.positive_int(epochs if epochs is not None else default_epochs, "epochs", "15")
+    (train_data, validation_data, test_data), class_names, classes = _pretraining_data(name, seed, train_size,
+                                                                                       test_size)
+    config.seed_everything(seed)
+    backbone = models.build("transfer_backbone")
+    inputs = keras.Input(shape=(32, 32, 3), name="image")
+    augmented = keras.layers.RandomFlip("horizontal", name="random_flip")(inputs)
+    augmented = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="random_shift")(augmented)
+    features = backbone(augmented)
+    outputs = keras.layers.Dense(len(classes), activation="softmax", name="source_head")(
+        keras.layers.Dropout(0.3, name="head_dropout")(features))
+    model = keras.Model(inputs, outputs, name=f"{name}_pretraining")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    run = training.fit_and_evaluate(model, train_data, validation_data, test_data, epochs=epochs, batch_size=64,
+                                    name=f"{name}_pretraining", train=train, profile="full")
+    folder = Path(folder) if folder is not None else _runs.user_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path, record_path = _paths(name, folder)
+    keras.saving.save_model(model.get_layer("transfer_backbone"), model_path)
+    record = {
+        "backbone": name, "architecture": "transfer_backbone", "parameters": backbone.count_params(),
+        "source task": f"{BACKBONES[name][0]}, classes {[class_names[index] for index in classes]}",
+        "train images": len(train_data[1]), "validation images": len(validation_data[1]),
+        "epochs": run.epochs, "batch size": 64, "optimizer": "Adam(0.001)", "augmentation": "flip, shift 10 %",
+        "source test accuracy": round(run.test_accuracy, 4), "source test images": len(run.test_labels),
+        "seconds": run.seconds, "device": run.device, "backend": keras.backend.backend(),
+        "keras": keras.__version__, "date": datetime.date.today().isoformat(),
+        "command": f"python -m cnncourse.transfer pretrain {name}", "sha256": _sha256(model_path),
+    }
+    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"saved {model_path.name} ({model_path.stat().st_size / 1e6:.2f} MB) and its record")
+    return record
+
+
+# ---------------------------------------------------------------- three ways to use a backbone
+
+ARMS = ("scratch", "frozen", "fine-tuned", "fine-tuned, BN in training mode")
+
+
+def classifier(backbone: keras.Model, num_classes: int) -> keras.Model:
+    """The backbone with a new head: dropout and a softmax layer for ``num_classes`` classes.
+
+    The backbone is called with ``training=False``, as the Keras guide
+    advises. In Keras 3 that alone does not keep its BatchNormalization layers
+    in inference mode once the backbone is unfrozen (``fit`` passes
+    ``training=True`` down to them): ``unfreeze`` is what does.
+    """
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
+    features = backbone(inputs, training=False)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="new_head")(
+        keras.layers.Dropout(0.3, name="head_dropout")(features))
+    return keras.Model(inputs, outputs, name="transfer_classifier")
+
+
+def unfreeze(backbone: keras.Model, layers=None, *, batch_norm: bool = False) -> list[str]:
+    """Make the backbone's layers trainable again for fine-tuning: all, or those named in ``layers``.
+
+    BatchNormalization layers stay frozen unless ``batch_norm=True``. Frozen,
+    such a layer always normalises with the statistics it learned on the
+    source task. Unfrozen (the pitfall), it normalises each small target batch
+    with that batch's own statistics during training and overwrites its
+    running ones, so the network is trained in one regime and tested in
+    another. Returns the names of the layers that are now trainable.
+    """
+    if not isinstance(batch_norm, bool):
+        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+    names = [layer.name for layer in backbone.layers]
+    if layers is not None:
+        if isinstance(layers, str) or not all(isinstance(name, str) for name in layers):
+            raise TypeError(f"layers must be a list of layer names such as ['block3_conv2'], got {layers!r}")
+        unknown = sorted(set(layers) - set(names))
+        if unknown:
+            raise ValueError(f"the backbone has no layer(s) {unknown}; its layers are {names}")
+    backbone.trainable = True
+    for layer in backbone.layers:
+        wanted = layers is None or layer.name in layers
+        layer.trainable = wanted and (batch_norm or not isinstance(layer, keras.layers.BatchNormalization))
+    return [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
+
+
+def _compiled(model, learning_rate):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def compare_arms(backbone_name: str, train_data, test_data, *, shots, seeds, epochs_for, train: bool = True,
+                 arms=ARMS[:3], bn_pitfall_shots=(), fine_tune_learning_rate: float = 1e-4) -> list[dict]:
+    """Train every arm on the same k-shot subsets and return one row per (k, seed, arm) with its test accuracy.
+
+    - **scratch**: the backbone's architecture with random weights, all trained;
+    - **frozen**: the pretrained backbone, ``trainable = False``, only the new head trains;
+    - **fine-tuned**: the frozen arm's model, then the backbone unfrozen
+      (``unfreeze``: all but BatchNormalization) for half as many epochs at
+      ``fine_tune_learning_rate``;
+    - **fine-tuned, BN in training mode** (for k in ``bn_pitfall_shots``): the
+      same with the BatchNormalization layers unfrozen too.
+
+    ``epochs_for(k)`` gives the epochs of the scratch and frozen arms. Every
+    run is saved; ``train=False`` reloads them. One line is printed per (k, seed).
+    """
+    _backbone_name(backbone_name)
+    images, labels = train_data
+    rows = []
+    for seed in seeds:
+        for shots_per_class in shots:
+            chosen = few_shot(labels, shots_per_class, seed)
+            subset = (images[chosen], labels[chosen])
+            epochs = _validate.positive_int(epochs_for(shots_per_class), "epochs_for(k)", "20")
+            stem = f"transfer_{backbone_name}_k{shots_per_class}_s{seed}"
+            wanted = list(arms) + ([ARMS[3]] if shots_per_class in bn_pitfall_shots else [])
+            results = {}
+            with contextlib.redirect_stdout(io.StringIO()):  # one summary line instead of four runs' logs
+                results.update(_arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train,
+                                     fine_tune_learning_rate))
+            for arm in wanted:
+                run = results[arm]
+                rows.append({"backbone": backbone_name, "k": shots_per_class, "seed": seed, "arm": arm,
+                             "train images": len(chosen), "epochs": run.epochs, "test accuracy": run.test_accuracy,
+                             "time (s)": run.seconds, "reloaded": run.loaded_from is not None})
+            print(f"{backbone_name} backbone, k = {shots_per_class:>4}, seed {seed}: " + ", ".join(
+                f"{arm} {results[arm].test_accuracy:.3f}" for arm in wanted), flush=True)
+    return rows
+
+
+def _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train, fine_tune_learning_rate):
+    results = {}
+    num_classes = int(np.max(subset[1])) + 1
+
+    def fit(model, name, epochs_here):
+        return training.fit_and_evaluate(model, subset, None, test_data, epochs=epochs_here, batch_size=32,
+                                         name=name, train=train, progress=False)
+
+    if "scratch" in wanted:
+        config.seed_everything(seed)
+        scratch = _compiled(classifier(models.build("transfer_backbone"), num_classes), 1e-3)
+        results["scratch"] = fit(scratch, f"{stem}_scratch", epochs)
+    if not any(arm != "scratch" for arm in wanted):
+        return results
+    config.seed_everything(seed)
+    backbone = load_backbone(backbone_name)
+    backbone.trainable = False
+    frozen = _compiled(classifier(backbone, num_classes), 1e-3)
+    results["frozen"] = fit(frozen, f"{stem}_frozen", epochs)
+    settled_head = frozen.get_weights()
+    for arm, batch_norm in (("fine-tuned", False), ("fine-tuned, BN in training mode", True)):
+        if arm not in wanted:
+            continue
+        config.seed_everything(seed)
+        tuned_backbone = load_backbone(backbone_name)
+        model = classifier(tuned_backbone, num_classes)
+        model.set_weights(settled_head)  # start where the frozen arm ended: the head has settled
+        unfreeze(tuned_backbone, batch_norm=batch_norm)
+        _compiled(model, fine_tune_learning_rate)
+        suffix = "finetuned_bn_training" if batch_norm else "finetuned"
+        results[arm] = fit(model, f"{stem}_{suffix}", max(1, epochs // 2))
+        results[arm].seconds = (results[arm].seconds or 0) + (results["frozen"].seconds or 0)
+    return results
+
+
+def summarize(rows, arms=None) -> "training.ResultsTable":
+    """Mean test accuracy of each arm for each k, with the spread over seeds (min to max)."""
+    if not rows or not all(isinstance(row, dict) for row in rows):
+        raise TypeError("rows must be the list that compare_arms returns")
+    arms = list(arms) if arms is not None else list(dict.fromkeys(row["arm"] for row in rows))
+    table = []
+    for shots_per_class in sorted({row["k"] for row in rows}):
+        line = {"k": shots_per_class}
+        for arm in arms:
+            values = [row["test accuracy"] for row in rows if row["k"] == shots_per_class and row["arm"] == arm]
+            if values:
+                spread = f" ({min(values):.3f}–{max(values):.3f})" if len(values) > 1 else ""
+                line[arm] = f"{np.mean(values):.3f}{spread}"
+        table.append(line)
+    return training.results_table(table, columns=["k", *[arm for arm in arms if any(arm in line for line in table)]])
+
+
+def imagenet_classifier(backbone: keras.Model, num_classes: int, *, image_shape=(32, 32, 3)) -> keras.Model:
+    """A ``keras.applications`` backbone behind a resizing layer, with the same head as ``classifier``.
+
+    The inputs must already be prepared by the application's own
+    ``preprocess_input`` (for MobileNetV2: pixels 0-255 to [-1, 1]); the
+    model resizes them to the size the backbone was built for.
+    """
+    size = backbone.input_shape[1:3]
+    inputs = keras.Input(shape=image_shape, name="image")
+    resized = keras.layers.Resizing(*size, name="resize")(inputs)
+    features = backbone(resized, training=False)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="new_head")(
+        keras.layers.Dropout(0.3, name="head_dropout")(features))
+    return keras.Model(inputs, outputs, name="imagenet_transfer_classifier")
+
+
+# ---------------------------------------------------------------- the ImageNet path
+
+
+def imagenet_backbone(name: str = "MobileNetV2", *, weights="imagenet", input_size: int = 96) -> keras.Model:
+    """A ``keras.applications`` network without its classifier, pooled to one feature vector per image.
+
+    With ``weights="imagenet"`` Keras downloads the weights once (Colab, any
+    machine online) into ``~/.keras/models``. Offline that fails; this raises
+    ``WeightsUnavailable`` saying what was tried, so a chapter can go on with
+    the course's own backbone. ``weights=None`` builds the same network with
+    random weights, which is how the tests keep this path from rotting.
+    Feed it images prepared by the application's own ``preprocess_input``.
+    """
+    applications = {"MobileNetV2": keras.applications.MobileNetV2,
+                    "EfficientNetB0": keras.applications.EfficientNetB0}
+    if name not in applications:
+        raise ValueError(f"name must be one of {', '.join(applications)}, got {name!r}")
+    input_size = _validate.integer(input_size, "input_size", minimum=32, example="96")
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
+    try:
+        return applications[name](include_top=False, weights=weights, input_shape=(input_size, input_size, 3),
+                                  pooling="avg")
+    except Exception as error:  # Keras raises a plain Exception for a failed download
+        if weights is None:
+            raise
+        cache = Path(keras.config.keras_home() if hasattr(keras.config, "keras_home") else "~/.keras") / "models"
+        raise WeightsUnavailable(
+            f"could not get the ImageNet weights of {name}: not in the Keras cache ({cache}) and the download "
+            f"failed ({type(error).__name__}: {str(error)[:160]}). Connect to the internet (Colab works), or go on "
+            "with the course's backbone: cc.transfer.load_backbone('cifar5')."
+        ) from error
+
+
+# ---------------------------------------------------------------- command line
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cnncourse.transfer",
+                                     description="Pretrain the course's backbones (resumable).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    pretrain = commands.add_parser("pretrain", help="train a backbone and save it with its record")
+    pretrain.add_argument("names", nargs="+", choices=list(BACKBONES))
+    pretrain.add_argument("--epochs", type=int, default=None)
+    pretrain.add_argument("--ship", action="store_true", help="also copy the files into cnncourse/weights")
+    arguments = parser.parse_args(argv)
+    for name in arguments.names:
+        record = pretrain_backbone(name, epochs=arguments.epochs, train=False)
+        print(json.dumps(record, indent=1))
+        if arguments.ship:
+            for path in _paths(name, _runs.user_folder()):
+                target = _runs.shipped_folder() / path.name
+                target.write_bytes(path.read_bytes())
+                print(f"shipped {target.name}")
+
+
+if __name__ == "__main__":
+    main()

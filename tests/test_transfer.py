@@ -1,0 +1,159 @@
+"""cc.transfer: k-shot subsets, the arms' models, BatchNormalization when unfreezing, backbones, ImageNet path."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from cnncourse import _runs, models, plots, transfer
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(_runs, "shipped_folder", lambda: tmp_path / "shipped")
+    return tmp_path / "cache" / "weights"
+
+
+def test_class_subset_keeps_and_relabels_in_the_given_order():
+    images = np.arange(6)[:, None]
+    images_kept, labels = transfer.class_subset(images, [5, 0, 9, 5, 3, 9], classes=(9, 5))
+    np.testing.assert_array_equal(images_kept.ravel(), [0, 2, 3, 5])
+    np.testing.assert_array_equal(labels, [1, 0, 1, 0])
+    with pytest.raises(ValueError, match="distinct"):
+        transfer.class_subset(images, [0] * 6, classes=(1, 1))
+
+
+def test_few_shot_is_balanced_and_nested():
+    labels = np.repeat(np.arange(3), 20)
+    small, large = transfer.few_shot(labels, 2, seed=4), transfer.few_shot(labels, 5, seed=4)
+    assert np.bincount(labels[small]).tolist() == [2, 2, 2] and np.bincount(labels[large]).tolist() == [5, 5, 5]
+    assert set(small) <= set(large), "a larger k adds images to the smaller set"
+    assert set(transfer.few_shot(labels, 2, seed=5)) != set(small)
+    with pytest.raises(ValueError, match="only 20 images"):
+        transfer.few_shot(labels, 21)
+
+
+def test_to_cifar_shape_pads_and_copies_the_grey_channel():
+    images = np.ones((2, 28, 28), dtype="float32")
+    shaped = transfer.to_cifar_shape(images)
+    assert shaped.shape == (2, 32, 32, 3) and shaped[0, 0, 0, 0] == 0 and shaped[0, 2, 2, 2] == 1
+    with pytest.raises(ValueError, match="28x28"):
+        transfer.to_cifar_shape(np.ones((2, 32, 32, 3)))
+
+
+def test_classifier_trains_only_the_head_when_the_backbone_is_frozen():
+    backbone = models.build("transfer_backbone")
+    backbone.trainable = False
+    model = transfer.classifier(backbone, 5)
+    assert sum(int(np.prod(weight.shape)) for weight in model.trainable_weights) == 128 * 5 + 5
+    assert model.output_shape == (None, 5)
+
+
+def test_unfreeze_keeps_batch_normalization_frozen_unless_asked():
+    backbone = models.build("transfer_backbone")
+    backbone.trainable = False
+    trainable = transfer.unfreeze(backbone)
+    assert "block1_conv1" in trainable and not any(name.endswith("_bn") for name in trainable)
+    assert transfer.unfreeze(backbone, ["block3_conv2"]) == ["block3_conv2"]
+    assert "block3_conv2_bn" in transfer.unfreeze(backbone, batch_norm=True)
+    with pytest.raises(ValueError, match="no layer"):
+        transfer.unfreeze(backbone, ["block9_conv1"])
+    with pytest.raises(TypeError, match="list of layer names"):
+        transfer.unfreeze(backbone, "block3_conv2")
+
+
+def running_mean_change(batch_norm: bool) -> float:
+    """Fine-tune for two steps and report how far the first BatchNormalization layer's running mean moved."""
+    keras.utils.set_random_seed(0)
+    backbone = models.build("transfer_backbone")
+    model = transfer.classifier(backbone, 2)  # calls the backbone with training=False
+    transfer.unfreeze(backbone, batch_norm=batch_norm)
+    layer = backbone.get_layer("block1_conv1_bn")
+    before = keras.ops.convert_to_numpy(layer.moving_mean).copy()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).uniform(0.5, 1.0, (64, 32, 32, 3)).astype("float32")
+    model.fit(images, np.zeros(64, dtype="int64"), epochs=1, batch_size=32, verbose=0)
+    return float(np.abs(keras.ops.convert_to_numpy(layer.moving_mean) - before).max())
+
+
+def test_frozen_batch_normalization_keeps_its_statistics_and_training_false_alone_does_not():
+    """The chapter's claim, on every backend: only the layer's own trainable=False stops the update."""
+    assert running_mean_change(batch_norm=False) == 0.0
+    assert running_mean_change(batch_norm=True) > 1e-3
+
+
+def test_pretrain_save_load_and_checksum(private_cache, capsys):
+    record = transfer.pretrain_backbone("cifar5", epochs=1, train_size=100, test_size=100)
+    assert record["train images"] == 100 and record["epochs"] == 1 and len(record["sha256"]) == 64
+    assert "airplane" in record["source task"] and record["command"].endswith("pretrain cifar5")
+    backbone = transfer.load_backbone("cifar5")
+    assert backbone.output_shape == (None, 128) and backbone.count_params() == 288_352
+    assert transfer.backbone_record("cifar5")["place"] == "your cache"
+    (private_cache / "cifar5_backbone.keras").write_bytes(b"not a model")
+    with pytest.raises(transfer.WeightsUnavailable, match="checksum"):
+        transfer.load_backbone("cifar5")
+
+
+def test_a_missing_backbone_names_every_place_and_the_command(private_cache):
+    with pytest.raises(transfer.WeightsUnavailable) as error:
+        transfer.load_backbone("fashion")
+    message = str(error.value)
+    assert "your cache" in message and "installed package" in message
+    assert "python -m cnncourse.transfer pretrain fashion" in message
+    with pytest.raises(ValueError, match="unknown backbone"):
+        transfer.load_backbone("imagenet")
+
+
+def test_the_shipped_backbones_match_their_records():
+    for name in transfer.BACKBONES:
+        model_path = _runs.shipped_folder() / f"{name}_backbone.keras"
+        record = json.loads((_runs.shipped_folder() / f"{name}_backbone.json").read_text())
+        assert transfer._sha256(model_path) == record["sha256"], f"{name}: file and record disagree"
+        assert model_path.stat().st_size < 3e6
+        assert record["epochs"] >= 10 and record["train images"] == 22_500
+
+
+def test_compare_arms_rows_and_summary(private_cache, capsys):
+    transfer.pretrain_backbone("cifar5", epochs=1, train_size=100, test_size=100)
+    rng = np.random.default_rng(0)
+    images, labels = rng.uniform(0, 1, (40, 32, 32, 3)).astype("float32"), np.repeat(np.arange(2), 20)
+    rows = transfer.compare_arms("cifar5", (images, labels), (images[:10], labels[:10]), shots=(2, 4), seeds=(0,),
+                                 epochs_for=lambda k: 1, bn_pitfall_shots=(2,))
+    assert [(row["k"], row["arm"]) for row in rows] == [
+        (2, "scratch"), (2, "frozen"), (2, "fine-tuned"), (2, "fine-tuned, BN in training mode"),
+        (4, "scratch"), (4, "frozen"), (4, "fine-tuned")]
+    assert all(0 <= row["test accuracy"] <= 1 for row in rows)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cifar5 backbone")]
+    assert len(lines) == 2, "one line per (k, seed), not the runs' logs"
+    again = transfer.compare_arms("cifar5", (images, labels), (images[:10], labels[:10]), shots=(2,), seeds=(0,),
+                                  epochs_for=lambda k: 1, train=False)
+    assert all(row["reloaded"] for row in again)
+    assert [row["test accuracy"] for row in again] == [row["test accuracy"] for row in rows[:3]]
+    table = transfer.summarize(rows, arms=("scratch", "frozen"))
+    assert table.columns == ["k", "scratch", "frozen"] and len(table.rows) == 2
+    figure = plots.accuracy_vs_shots(rows, chance=0.5)
+    assert len(figure.axes[0].get_lines()) == 5  # four arms and the chance line
+
+
+def test_imagenet_path_builds_and_trains_without_weights():
+    backbone = transfer.imagenet_backbone("MobileNetV2", weights=None, input_size=96)
+    backbone.trainable = False
+    model = transfer.imagenet_classifier(backbone, 5)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
+    model.fit(images, np.arange(4), epochs=1, verbose=0)
+    assert model.output_shape == (None, 5)
+    with pytest.raises(ValueError, match="MobileNetV2"):
+        transfer.imagenet_backbone("ResNet1000")
+
+
+def test_imagenet_weights_offline_fail_with_a_clear_message(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: no route to host")
+
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_network)
+    with pytest.raises(transfer.WeightsUnavailable, match="Connect to the internet") as error:
+        transfer.imagenet_backbone("MobileNetV2")
+    assert "load_backbone('cifar5')" in str(error.value) and "URL fetch failure" in str(error.value)
