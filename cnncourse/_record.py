@@ -107,9 +107,28 @@ def _describe_duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def record_text(record: dict, timings: dict) -> str:
-    """The note shown at the top of a chapter."""
+def _config() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPOSITORY / "_config.yml").read_text())
+
+
+def links_row(chapter: str) -> str:
+    """"Open in Colab · View source · Download notebook": absolute links, so they work in the book, Lab and Colab."""
+    repository = _config()["repository"]
+    url, branch = repository["url"].rstrip("/"), repository.get("branch", "main")
+    owner_and_name = url.split("github.com/")[-1]
+    path = f"chapters/{chapter}.ipynb"
+    return (f"[Open in Colab](https://colab.research.google.com/github/{owner_and_name}/blob/{branch}/{path}) · "
+            f"[View source]({url}/blob/{branch}/{path}) · "
+            f"[Download notebook]({url}/raw/{branch}/{path})")
+
+
+def record_text(record: dict, timings: dict, chapter: str) -> str:
+    """The note shown at the top of a chapter: where to run it, then what produced its outputs."""
     lines = [
+        links_row(chapter),
+        "",
         f"> **Recorded run.** The outputs on this page come from running the notebook top to bottom "
         f"with the **{record['profile']}** profile on {record['date']}: Keras {record['keras']} with "
         f"{record['backend']} {record['backend_version']}, on {record['device']}; it took "
@@ -127,7 +146,12 @@ def record_text(record: dict, timings: dict) -> str:
         else:
             lines.append(f"> - **{profile}**: not recorded yet")
     reloaded = [run for run in record.get("runs", []) if run["reloaded"]]
-    if reloaded:
+    if len(reloaded) > 8:  # a sweep: one line, not eighty
+        devices = sorted({f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded})
+        lines += [">", f"> Saved runs reloaded for this recording (trained once, beforehand): {len(reloaded)} runs, "
+                  f"{sum(run['epochs'] for run in reloaded):,} epochs in "
+                  f"{_describe_duration(sum(run['seconds'] or 0 for run in reloaded))} on {'; '.join(devices)}"]
+    elif reloaded:
         lines += [">", "> Saved runs reloaded for this recording (trained once, beforehand):"]
         lines += [f"> - `{run['name']}`: {run['epochs']} epochs in {_describe_duration(run['seconds'])} on "
                   f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded]
@@ -144,7 +168,7 @@ def _training_note(runs: list) -> str:
             f"{_describe_duration(total)} in `model.fit`")
 
 
-def store_record(notebook, record: dict) -> None:
+def store_record(notebook, record: dict, chapter: str) -> None:
     """Write the run record into the metadata and the note cell at the top."""
     course = notebook.metadata.setdefault("cnncourse", {})
     course["run"] = record
@@ -153,12 +177,80 @@ def store_record(notebook, record: dict) -> None:
                                   if key in record}
     for cell in notebook.cells:
         if RECORD_TAG in cell.metadata.get("tags", []):
-            cell.source = record_text(record, timings)
+            cell.source = record_text(record, timings, chapter)
             break
     else:
         raise ValueError(
             f"the notebook has no markdown cell tagged {RECORD_TAG!r}; add one under the title"
         )
+
+
+LANDING_TAG = "landing-figure"  # the stored figure the landing page shows
+LANDING_PICTURE = REPOSITORY / "images" / "landing.png"
+TABLE_START, TABLE_END = "<!-- chapter-table:start -->", "<!-- chapter-table:end -->"
+
+
+def _chapter_titles() -> list[tuple[str, str]]:
+    """(file stem, title) of every chapter, in the book's order."""
+    toc = _config_file("_toc.yml")
+    stems = [entry["file"].split("/")[-1] for part in toc["parts"] for entry in part["chapters"]
+             if entry["file"].startswith("chapters/")]
+    titles = []
+    for stem in stems:
+        notebook = nbformat.read(CHAPTERS / f"{stem}.ipynb", as_version=4)
+        first = next(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+        titles.append((stem, first.lstrip("# ").splitlines()[0]))
+    return titles
+
+
+def _config_file(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((REPOSITORY / name).read_text())
+
+
+def chapter_table() -> str:
+    """The landing page's chapter list: the measured time of each profile, from each chapter's run records."""
+    lines = ["| | Chapter | Quick profile | Full profile, on the CPU it was recorded on |", "|---|---|---|---|"]
+    for number, (stem, title) in enumerate(_chapter_titles(), start=1):
+        timings = nbformat.read(CHAPTERS / f"{stem}.ipynb", as_version=4).metadata.get("cnncourse", {}).get(
+            "timings", {})
+        cells = []
+        for profile in ("quick", "full"):
+            timing = timings.get(profile)
+            if not timing:
+                cells.append("not recorded")
+                continue
+            training = sum(run["seconds"] or 0 for run in timing.get("runs", []))
+            cells.append(_describe_duration(timing["duration_s"] + training)
+                         + (f" (of which {_describe_duration(training)} training)" if training >= 60 else ""))
+        lines.append(f"| {number} | {{doc}}`{title} <chapters/{stem}>` | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines)
+
+
+def landing_picture_bytes() -> bytes | None:
+    """The PNG stored by the chapter cell tagged ``landing-figure``: a real output, not a drawing made for show."""
+    import base64
+
+    for path in chapter_paths():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if LANDING_TAG in cell.metadata.get("tags", []):
+                for output in cell.get("outputs", []):
+                    if "image/png" in output.get("data", {}):
+                        return base64.b64decode(output["data"]["image/png"])
+    return None
+
+
+def update_landing_page() -> None:
+    """Rewrite the landing page's chapter table and picture from the chapters' stored records and outputs."""
+    intro = REPOSITORY / "intro.md"
+    text = intro.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    intro.write_text(text[:start] + "\n" + chapter_table() + "\n" + text[end:])
+    picture = landing_picture_bytes()
+    if picture is not None:
+        LANDING_PICTURE.parent.mkdir(exist_ok=True)
+        LANDING_PICTURE.write_bytes(picture)
 
 
 def _strip_run_noise(notebook) -> None:
@@ -226,7 +318,7 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
         "runs": runs,
     }
     _strip_run_noise(notebook)
-    store_record(notebook, record)
+    store_record(notebook, record, path.stem)
     nbformat.write(notebook, path)
     return duration
 
@@ -290,12 +382,22 @@ def main(argv=None) -> int:
                         help="only inject the parameters into copies in FOLDER (for nbval in CI)")
     parser.add_argument("--train-only", action="store_true",
                         help="train (or resume) the chapters' runs and save them, without writing the notebooks")
+    parser.add_argument("--refresh-notes", action="store_true",
+                        help="rewrite each chapter's note from its stored record, without running it")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="a papermill parameter to inject (recorded in the run metadata)")
     arguments = parser.parse_args(argv)
     parameters = {name: _literal(value) for name, value in arguments.parameter}
     if arguments.prepare_only:
         prepare_for_ci(chapter_paths(arguments.chapters), arguments.prepare_only, {"profile": arguments.profile, **parameters})
+        return 0
+    if arguments.refresh_notes:
+        for path in chapter_paths(arguments.chapters):
+            notebook = nbformat.read(path, as_version=4)
+            if "run" in notebook.metadata.get("cnncourse", {}):
+                store_record(notebook, notebook.metadata["cnncourse"]["run"], path.stem)
+                nbformat.write(notebook, path)
+        update_landing_page()
         return 0
     if arguments.train_only:
         return 1 if train(chapter_paths(arguments.chapters), arguments.profile, parameters) else 0
@@ -309,6 +411,7 @@ def main(argv=None) -> int:
             failed.append(path.name)
             continue
         timings.append((path.name, seconds))
+    update_landing_page()
     print("\nchapter".ljust(34) + "seconds")
     for name, seconds in timings:
         print(f"{name:<33}{seconds:7.1f}")

@@ -25,7 +25,7 @@ def text(headers, rows, right_aligned=(), footer: str | None = None) -> str:
 
 
 def html_table(headers, rows, right_aligned=(), footer: str | None = None, css_class: str = "cnncourse-table") -> str:
-    """The same table as HTML; the book's stylesheet gives it its own horizontal scroll box."""
+    """The same table as HTML, in its own horizontal scroll box (inline, so JupyterLab and Colab get it too)."""
     right = ' style="text-align:right"'
     head = "".join(f"<th{right if column in right_aligned else ''}>{html.escape(title)}</th>"
                    for column, title in enumerate(headers))
@@ -35,5 +35,5 @@ def html_table(headers, rows, right_aligned=(), footer: str | None = None, css_c
         for cells in rows
     )
     foot = f'<tfoot><tr><td colspan="{len(headers)}">{html.escape(footer)}</td></tr></tfoot>' if footer else ""
-    return (f'<div class="cnncourse-table-wrapper"><table class="{css_class}"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody>{foot}</table></div>")
+    return (f'<div class="cnncourse-table-wrapper" style="overflow-x:auto"><table class="{css_class}">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table></div>")

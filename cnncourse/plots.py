@@ -102,7 +102,7 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
                 caption, colour = f"{name(predictions[index])}\n({caption})", "tab:red"
             captions.append(caption)
             colours.append(colour)
-    return _captioned_grid(images, captions, colours, columns, size, title, fontsize=8, row_height=size)
+    return _captioned_grid(images, captions, colours, columns, size, title, fontsize=9, row_height=size + 0.15)
 
 
 def training_curves(history, metrics=("loss", "accuracy"), title: str | None = None):
@@ -255,13 +255,13 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
         matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     figure, axis = plt.subplots(figsize=(0.55 * count + 2.5, 0.55 * count + 2))
     image = axis.imshow(matrix, cmap="Blues")
-    axis.set_xticks(range(count), class_names, rotation=60, ha="right", fontsize=8)
-    axis.set_yticks(range(count), class_names, fontsize=8)
+    axis.set_xticks(range(count), class_names, rotation=60, ha="right", fontsize=10)
+    axis.set_yticks(range(count), class_names, fontsize=10)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     for (row, column), value in np.ndenumerate(matrix):
         text = f"{value:.2f}" if normalize else f"{int(value)}"
-        axis.text(column, row, text, ha="center", va="center", fontsize=6,
+        axis.text(column, row, text, ha="center", va="center", fontsize=8.5,
                   color="white" if value > matrix.max() / 2 else "black")
     figure.colorbar(image, ax=axis, fraction=0.046)
     if title:
@@ -272,7 +272,7 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
 
 def mistakes_grid(images, true_labels, probabilities, class_names, indices=None, count: int = 16,
                   columns: int = 8, size: float = 1.5, title: str | None = None):
-    """Show wrongly classified images, captioned "predicted p / (true)".
+    """Show wrongly classified images, captioned "predicted (probability) / true: class".
 
     Without ``indices`` it shows the ``count`` mistakes the model was surest
     about (``cnncourse.training.most_confident_mistakes``): a confident
@@ -294,11 +294,11 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
     if len(indices) == 0:
         raise ValueError("there are no mistakes to show: every image was classified correctly")
     predicted = probabilities[indices].argmax(axis=1)
-    captions = [f"{class_names[p]} {probabilities[i, p]:.2f}\n({class_names[true_labels[i]]})"
+    captions = [f"{class_names[p]} ({probabilities[i, p]:.2f})\ntrue: {class_names[true_labels[i]]}"
                 for i, p in zip(indices, predicted)]
     colours = ["black" if p == true_labels[i] else "tab:red" for i, p in zip(indices, predicted)]
-    return _captioned_grid(images[indices], captions, colours, columns, size, title, fontsize=7,
-                           row_height=size + 0.35)
+    return _captioned_grid(images[indices], captions, colours, columns, size, title, fontsize=9,
+                           row_height=size + 0.45)
 
 
 def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1), title: str | None = None):
@@ -450,7 +450,7 @@ def displayable(values, method: str = "clip") -> np.ndarray:
     return np.round(result).astype(np.uint8)
 
 
-def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6):
+def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6, title: str | None = None):
     """The image, then its convolution with each named kernel, shown with ``method``."""
     from cnncourse import ops
 
@@ -468,6 +468,8 @@ def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6
         axis.set_title(f"{name}\n[{filtered.min():.0f}, {filtered.max():.0f}] → {method}", fontsize=9)
     for axis in axes:
         axis.set_axis_off()
+    if title:
+        figure.suptitle(title, fontsize=11)  # before tight_layout, which then makes room for it
     figure.tight_layout()
     return figure
 
@@ -487,7 +489,7 @@ def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap
         if index < len(matrices):
             axis.imshow(matrices[index], cmap=cmap)
             if titles is not None:
-                axis.set_title(titles[index], fontsize=7)
+                axis.set_title(titles[index], fontsize=9)
     if title:
         figure.suptitle(title)
     figure.tight_layout()

@@ -228,10 +228,10 @@ def test_mistakes_grid_shows_the_surest_mistakes_first():
     figure = plots.mistakes_grid(images, labels, probabilities, ("cat", "dog"), title="mistakes")
     shown = [axis for axis in figure.axes if axis.images]
     assert len(shown) == 3, "three of the five images are misclassified"
-    assert shown[0].get_title() == "cat 0.95\n(dog)" and shown[1].get_title() == "dog 0.80\n(cat)"
+    assert shown[0].get_title() == "cat (0.95)\ntrue: dog" and shown[1].get_title() == "dog (0.80)\ntrue: cat"
     np.testing.assert_array_equal(shown[0].images[0].get_array(), images[3])
     figure = plots.mistakes_grid(images, labels, probabilities, ("cat", "dog"), indices=[0])
-    assert [axis.get_title() for axis in figure.axes if axis.images] == ["cat 0.90\n(cat)"]
+    assert [axis.get_title() for axis in figure.axes if axis.images] == ["cat (0.90)\ntrue: cat"]
 
 
 @pytest.mark.parametrize(

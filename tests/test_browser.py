@@ -1,0 +1,141 @@
+"""The built book as a reader sees it, in a real browser: desktop and phone width.
+
+Runs headless Chromium (Debian's package, driven by Playwright) against
+``_build/html`` served on localhost, after ``test_book.py`` built it. Where no
+Chromium is installed the tests skip and say why; in CI (``CI`` set) a skip is
+a failure, because ``.ci/run`` installs Chromium. Screenshots of every page
+and width are kept in ``_build/screenshots`` for a human to look at.
+"""
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+HTML = REPOSITORY / "_build" / "html"
+SCREENSHOTS = REPOSITORY / "_build" / "screenshots"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = ["intro.html", "chapters/00_setup.html", "chapters/07_cifar10.html", "chapters/09_overfitting.html",
+         "chapters/10_transfer_learning.html", "sources.html"]
+WIDTHS = {"desktop": (1280, 900), "phone": (400, 860)}
+
+pytestmark = pytest.mark.book
+
+
+def _chromium() -> str | None:
+    return os.environ.get("CNNCOURSE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: CI must run the browser tests (.ci/run installs Chromium)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not (HTML / "index.html").exists():
+        _unavailable("the book is not built (_build/html); run `make book` or tests/test_book.py first")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(HTML)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = _chromium()
+    if executable is None:
+        _unavailable("no Chromium found (apt-get install chromium, or set CNNCOURSE_CHROMIUM)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+def _open(browser, site, page_name, width_name):
+    width, height = WIDTHS[width_name]
+    page = browser.new_page(viewport={"width": width, "height": height})
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}")
+            if request.url.startswith(site) else None)
+    page.goto(f"{site}/{page_name}", wait_until="load")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{page_name.replace('/', '_')}.{width_name}.png"), full_page=True)
+    return page, problems
+
+
+@pytest.mark.parametrize("width_name", list(WIDTHS))
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_loads_cleanly_and_fits_the_screen(browser, site, page_name, width_name):
+    page, problems = _open(browser, site, page_name, width_name)
+    assert not problems, f"{page_name} at {width_name} width: {problems}"
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{page_name} scrolls sideways by {overflow} px at {width_name} width"
+    broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+    assert not broken, f"images that did not load: {broken}"
+    page.close()
+
+
+@pytest.mark.parametrize("width_name", list(WIDTHS))
+def test_one_search_field(browser, site, width_name):
+    page, _ = _open(browser, site, "chapters/07_cifar10.html", width_name)
+    visible = [button for button in page.query_selector_all(".search-button__button") if button.is_visible()]
+    assert len(visible) <= 1, f"{len(visible)} search fields visible at {width_name} width"
+    page.close()
+
+
+def test_solutions_stay_hidden_until_asked(browser, site):
+    page, _ = _open(browser, site, "chapters/07_cifar10.html", "desktop")
+    solutions = page.query_selector_all("details")
+    assert len(solutions) >= 3
+    first = solutions[0]
+    answer = first.query_selector("p")
+    assert not first.evaluate("element => element.open") and not answer.is_visible(), "a solution shows unasked"
+    first.query_selector("summary").click()
+    assert answer.is_visible() and "1,573,376" in answer.inner_text()
+    page.close()
+
+
+def test_every_chapter_offers_colab_source_and_download_at_the_top(browser, site):
+    page, _ = _open(browser, site, "chapters/07_cifar10.html", "phone")
+    for text in ("Open in Colab", "View source", "Download notebook"):
+        link = page.get_by_role("link", name=text).first
+        assert link.is_visible(), f"no visible {text!r} link"
+        assert link.bounding_box()["y"] < 900, f"{text!r} is not near the top of the page"
+    assert "colab.research.google.com/github/" in page.get_by_role("link", name="Open in Colab").first.get_attribute(
+        "href")
+    page.close()
+
+
+def test_wide_tables_scroll_inside_their_box_on_a_phone(browser, site):
+    page, _ = _open(browser, site, "chapters/07_cifar10.html", "phone")
+    table = page.query_selector("table.cnncourse-results")
+    assert table is not None, "the results table is not rendered as HTML"
+    box = table.evaluate("element => { const p = element.parentElement; "
+                         "return [p.scrollWidth, p.clientWidth, getComputedStyle(p).overflowX]; }")
+    assert box[0] > box[1] and box[2] in ("auto", "scroll"), f"wrapper {box}: the table does not scroll in a box"
+    page.close()
+
+
+def test_the_landing_page_shows_its_picture_and_the_chapter_times(browser, site):
+    page, _ = _open(browser, site, "intro.html", "desktop")
+    picture = page.query_selector("img[src*='landing']")
+    assert picture is not None and picture.is_visible()
+    assert picture.evaluate("image => image.naturalWidth") > 500
+    assert page.get_by_text("Quick profile").first.is_visible()
+    assert page.get_by_role("link", name="Sources and references").first.is_visible()
+    page.close()
