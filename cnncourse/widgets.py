@@ -63,9 +63,7 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
     if both:
         raise ValueError(f"{', '.join(both)} cannot be both fixed and controlled; remove it from one of them.")
     if os.environ.get(WIDGETS_ENVIRONMENT_VARIABLE, "on").strip().lower() in ("off", "0", "false", "no"):
-        print("(Interactive explorer: switched off in this unattended run. Run the notebook in JupyterLab or "
-              "Colab to use it; the figure next to it shows the same function.)")
-        return None
+        return None  # an unattended run (CI, a recording): the figure beside the explorer shows the same function
 
     def draw(**values):
         try:

@@ -99,3 +99,28 @@ def test_every_figure_cell_stored_its_figure(notebook):
         if re.search(r"^figure = cc\.plots\.", cell.source, re.M):
             kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
             assert "image/png" in kinds, f"no stored figure for:\n{cell.source[:200]}"
+
+
+def test_stored_outputs_are_for_readers(notebook):
+    """No stderr, no machine paths, no raw Keras epoch logs, no placeholder text where a widget would be."""
+    for cell in run.code_cells(notebook):
+        for output in cell.outputs:
+            assert output.get("name") != "stderr", f"a stderr stream is stored under:\n{cell.source[:200]}"
+            text = output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
+            for pattern, what in ((r"(/root/|/home/|/work/|/tmp/)", "a machine path"),
+                                  (r"^Epoch \d+/\d+$", "a raw Keras epoch log (use cc.training.EpochProgress)"),
+                                  (r"switched off in this unattended run", "explorer placeholder text")):
+                assert not re.search(pattern, text, re.M), f"{what} in the output of:\n{cell.source[:200]}"
+    assert not notebook.metadata.get("widgets"), "stale widget state is stored in the notebook metadata"
+
+
+def test_the_landing_page_is_current():
+    """The chapter table and picture of intro.md come from the chapters' records (python -m cnncourse writes them)."""
+    intro = (REPOSITORY / "intro.md").read_text()
+    assert run.chapter_table() in intro, "intro.md's chapter table is stale: run `python -m cnncourse --refresh-notes`"
+    assert run.LANDING_PICTURE.read_bytes() == run.landing_picture_bytes(), "images/landing.png is not the stored figure"
+
+
+def test_theme_options_name_the_same_repository():
+    config = yaml.safe_load((REPOSITORY / "_config.yml").read_text())
+    assert config["sphinx"]["config"]["html_theme_options"]["repository_url"] == config["repository"]["url"]
