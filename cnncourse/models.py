@@ -27,7 +27,8 @@ import keras
 from cnncourse import _validate
 from cnncourse._summaries import LayerRow, LayerTable, layer_table, summary_quiz, summary_quiz_template
 
-__all__ = ["LayerRow", "LayerTable", "build", "layer_table", "names", "summary_quiz", "summary_quiz_template"]
+__all__ = ["LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table", "names", "summary_quiz",
+           "summary_quiz_template"]
 
 
 # ---------------------------------------------------------------------------
@@ -422,3 +423,20 @@ def build(name: str, **options) -> keras.Model:
             f"the options it accepts are: {', '.join(accepted)}."
         )
     return builder(**options)
+
+
+def largest_weight_norms(model: keras.Model) -> dict:
+    """Per convolution or dense layer, the largest norm of one filter's (or one unit's) incoming weights.
+
+    That is the quantity ``MaxNorm(c, axis=[0, 1, 2])`` caps for a convolution
+    and ``MaxNorm(c, axis=0)`` for a dense layer, so it shows whether a cap
+    would ever bite, and how much a weight penalty kept the weights small.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"largest_weight_norms takes a Keras model, got {type(model).__name__}")
+    norms = {}
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            kernel = keras.ops.convert_to_numpy(layer.kernel)
+            norms[layer.name] = float(((kernel ** 2).sum(axis=tuple(range(kernel.ndim - 1))) ** 0.5).max())
+    return norms

@@ -21,8 +21,10 @@ assert shipped is not None, "the shipped run is not visible from an installed pa
 path, content = shipped
 model.compile(optimizer="rmsprop", loss="categorical_crossentropy", metrics=["accuracy"])
 loaded = _runs.load("mnist_convnet", model, recipe={key: content["run"][key] for key in _runs.RECIPE_KEYS})
+backbone = cc.transfer.load_backbone("cifar5")  # a .keras file, checked against its record's checksum
 print(json.dumps({"origin": _runs.describe_origin(loaded["path"]), "epochs": len(loaded["history"]["loss"]),
-                  "weights": float(abs(model.get_layer("conv1").get_weights()[0]).sum())}))
+                  "weights": float(abs(model.get_layer("conv1").get_weights()[0]).sum()),
+                  "backbone": cc.transfer.backbone_record("cifar5")["place"], "features": backbone.output_shape[-1]}))
 """
 
 
@@ -47,3 +49,4 @@ def test_a_pip_installed_package_reloads_its_shipped_run(tmp_path):
     assert package["package"].startswith(str(site)), "the test must use the installed copy, not the repository"
     assert result["origin"] == "the runs shipped with cnncourse"
     assert result["epochs"] >= 1 and result["weights"] > 0
+    assert result["backbone"] == "shipped with the course" and result["features"] == 128

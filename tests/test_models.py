@@ -4,8 +4,10 @@ import math
 from functools import lru_cache
 
 import keras
+import numpy as np
 import pytest
 
+from cnncourse import models as cc_models
 from cnncourse.models import build, layer_table, names, summary_quiz, summary_quiz_template
 
 
@@ -498,3 +500,15 @@ def test_diagram_draws_one_box_per_layer_without_graphviz(monkeypatch):
     plt.close(figure)
     with pytest.raises(ValueError, match="per_row"):
         plots.model_diagram(model, per_row=0)
+
+
+def test_largest_weight_norms_is_what_max_norm_caps():
+    model = build("two_block_cifar10")
+    model.get_layer("conv1_1").kernel.assign(np.ones((3, 3, 3, 32), dtype="float32"))  # each filter: sqrt(27)
+    norms = cc_models.largest_weight_norms(model)
+    assert list(norms)[:2] == ["conv1_1", "conv1_2"] and norms["conv1_1"] == pytest.approx(27 ** 0.5)
+    capped = keras.constraints.MaxNorm(3, axis=[0, 1, 2])(model.get_layer("conv1_1").kernel)
+    model.get_layer("conv1_1").kernel.assign(capped)
+    assert cc_models.largest_weight_norms(model)["conv1_1"] == pytest.approx(3.0, rel=1e-5)
+    with pytest.raises(TypeError, match="Keras model"):
+        cc_models.largest_weight_norms("two_block_cifar10")

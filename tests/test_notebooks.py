@@ -124,3 +124,12 @@ def test_the_landing_page_is_current():
 def test_theme_options_name_the_same_repository():
     config = yaml.safe_load((REPOSITORY / "_config.yml").read_text())
     assert config["sphinx"]["config"]["html_theme_options"]["repository_url"] == config["repository"]["url"]
+
+
+def test_every_single_figure_has_a_numbered_caption(notebook):
+    """A cell that draws one figure names it (myst-nb's figure metadata), so the book numbers and captions it."""
+    for cell in run.code_cells(notebook):
+        images = sum("image/png" in output.get("data", {}) for output in cell.outputs)
+        if images == 1:
+            figure = cell.metadata.get("mystnb", {}).get("figure", {})
+            assert figure.get("caption") and figure.get("name"), f"no caption for the figure of:\n{cell.source[:200]}"
