@@ -220,7 +220,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
         "train images": len(train_data[1]), "validation images": len(validation_data[1]),
         "epochs": run.epochs, "batch size": 64, "optimizer": "Adam(0.001)", "augmentation": "flip, shift 10 %",
         "source test accuracy": round(run.test_accuracy, 4), "source test images": len(run.test_labels),
-        "seconds": run.seconds, "device": run.device, "backend": keras.backend.backend(),
+        "seconds": round(run.seconds, 1), "device": run.device, "backend": keras.backend.backend(),
         "keras": keras.__version__, "date": datetime.date.today().isoformat(),
         "command": f"python -m cnncourse.transfer pretrain {name}", "sha256": _sha256(model_path),
     }
