@@ -297,7 +297,7 @@ def _two_block_cifar10(*, input_shape=(32, 32, 3), num_classes=10, dropout=None,
     return keras.Sequential(stack, name="two_block_cifar10")
 
 
-def _transfer_backbone(*, input_shape=(32, 32, 3)):
+def _transfer_backbone(*, input_shape=(32, 32, 3), batch_norm_momentum=0.99):
     """Feature extractor of the transfer-learning chapter: images in, 128 features out, 288,352 parameters.
 
     Three blocks of two 3x3 convolutions (32, 64, 128 filters), each followed
@@ -305,14 +305,18 @@ def _transfer_backbone(*, input_shape=(32, 32, 3)):
     global average pooling at the end, so it has no classifier: the chapter
     puts its own head on top. The BatchNormalization layers are on purpose:
     fine-tuning them is the classic pitfall the chapter measures.
+    ``batch_norm_momentum``: Keras's 0.99 suits the 22,500-image pretraining;
+    trained from scratch on a few dozen images, the network needs 0.9, or its
+    running statistics are still near their initial values when it is tested.
     """
+    momentum = _validate.number(batch_norm_momentum, "batch_norm_momentum", minimum=0, maximum=0.999)
     layers = keras.layers
     stack = [_image_input(input_shape)]
     for block, filters in enumerate((32, 64, 128), start=1):
         for number in (1, 2):
             name = f"block{block}_conv{number}"
             stack += [layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name),
-                      layers.BatchNormalization(name=f"{name}_bn"),
+                      layers.BatchNormalization(momentum=momentum, name=f"{name}_bn"),
                       layers.Activation("relu", name=f"{name}_relu")]
         if block < 3:
             stack.append(layers.MaxPooling2D(2, name=f"block{block}_pool"))

@@ -199,11 +199,9 @@ def remedy_curves(histories: dict, baseline: str, metric: str = "val_accuracy", 
     for axis in axes[:, 0]:
         axis.set_ylabel(metric.replace("_", " "), fontsize=10)
     axes.flat[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-    figure.legend(handles=axes.flat[0].get_lines()[:1], labels=[f"{baseline} (grey, in every panel)"],
-                  loc="upper center", ncol=1, fontsize=10, frameon=False)
-    if title:
-        figure.suptitle(title, y=1.02, fontsize=12)
-    figure.tight_layout(rect=(0, 0, 1, 0.95))
+    key = f"grey in every panel: {baseline}"
+    figure.suptitle(f"{title}\n({key})" if title else key, fontsize=12)
+    figure.tight_layout()
     return figure
 
 

@@ -287,7 +287,9 @@ def compare_arms(backbone_name: str, train_data, test_data, *, shots, seeds, epo
                  arms=ARMS[:3], bn_pitfall_shots=(), fine_tune_learning_rate: float = 1e-4) -> list[dict]:
     """Train every arm on the same k-shot subsets and return one row per (k, seed, arm) with its test accuracy.
 
-    - **scratch**: the backbone's architecture with random weights, all trained;
+    - **scratch**: the backbone's architecture with random weights, all trained
+      (BatchNormalization momentum 0.9, so that its running statistics settle
+      even on a few dozen images: the fair comparison);
     - **frozen**: the pretrained backbone, ``trainable = False``, only the new head trains;
     - **fine-tuned**: the frozen arm's model, then the backbone unfrozen
       (``unfreeze``: all but BatchNormalization) for half as many epochs at
@@ -332,7 +334,7 @@ def _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train, f
 
     if "scratch" in wanted:
         config.seed_everything(seed)
-        scratch = _compiled(classifier(models.build("transfer_backbone"), num_classes), 1e-3)
+        scratch = _compiled(classifier(models.build("transfer_backbone", batch_norm_momentum=0.9), num_classes), 1e-3)
         results["scratch"] = fit(scratch, f"{stem}_scratch", epochs)
     if not any(arm != "scratch" for arm in wanted):
         return results
