@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import io
 import hashlib
+import io
 import json
+import tempfile
+import zipfile
 from pathlib import Path
 
 import keras
@@ -162,8 +164,26 @@ def load_backbone(name: str = "cifar5") -> keras.Model:
         if _sha256(model_path) != record.get("sha256"):
             raise WeightsUnavailable(f"{model_path.name} does not match the checksum in {record_path.name}: "
                                      "the file is damaged or was replaced; train it again or reinstall the course")
-        return keras.saving.load_model(model_path, compile=False)
+        try:
+            return keras.saving.load_model(model_path, compile=False)
+        except (TypeError, ValueError):  # written by a newer Keras (Colab may lag behind): same weights, rebuilt
+            return _rebuilt(model_path, record)
     raise WeightsUnavailable(_missing_message(name))
+
+
+def _rebuilt(model_path: Path, record: dict) -> keras.Model:
+    """The network named in the record, built by this Keras, with the weights stored inside the ``.keras`` file.
+
+    A ``.keras`` file holds the model's configuration and ``model.weights.h5``.
+    An older Keras may not understand a configuration written by a newer one
+    (an initializer argument it does not know), but the weights are the same
+    arrays, so the course builds its own architecture and loads those.
+    """
+    model = models.build(record["architecture"])
+    with zipfile.ZipFile(model_path) as archive, tempfile.TemporaryDirectory() as folder:
+        archive.extract("model.weights.h5", folder)
+        model.load_weights(Path(folder) / "model.weights.h5")
+    return model
 
 
 def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: int | None):
