@@ -221,7 +221,7 @@ def chapter_table() -> str:
             if not timing:
                 cells.append("not recorded")
                 continue
-            training = sum(run["seconds"] or 0 for run in timing.get("runs", []))
+            training = sum(run["seconds"] or 0 for run in timing.get("runs", []) if run["reloaded"])  # not timed above
             cells.append(_describe_duration(timing["duration_s"] + training)
                          + (f" (of which {_describe_duration(training)} training)" if training >= 60 else ""))
         lines.append(f"| {number} | {{doc}}`{title} <chapters/{stem}>` | {cells[0]} | {cells[1]} |")
