@@ -33,11 +33,16 @@ RUN_LOG_ENVIRONMENT_VARIABLE = "CNNCOURSE_RUN_LOG"  # cc.training appends one li
 INJECTED_TAG = "injected-parameters"
 
 
-def repository_url() -> str:
-    """The course repository's address: ``repository.url`` in ``_config.yml``, the one place it is written."""
+def _config_file(name: str = "_config.yml") -> dict:
+    """A YAML file of the book (``_config.yml`` or ``_toc.yml``), read where it is written."""
     import yaml
 
-    return yaml.safe_load((REPOSITORY / "_config.yml").read_text())["repository"]["url"]
+    return yaml.safe_load((REPOSITORY / name).read_text())
+
+
+def repository_url() -> str:
+    """The course repository's address: ``repository.url`` in ``_config.yml``, the one place it is written."""
+    return _config_file()["repository"]["url"]
 
 
 def setup_cell_source(url: str | None = None) -> str:
@@ -107,15 +112,9 @@ def _describe_duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def _config() -> dict:
-    import yaml
-
-    return yaml.safe_load((REPOSITORY / "_config.yml").read_text())
-
-
 def links_row(chapter: str) -> str:
     """"Open in Colab · View source · Download notebook": absolute links, so they work in the book, Lab and Colab."""
-    repository = _config()["repository"]
+    repository = _config_file()["repository"]
     url, branch = repository["url"].rstrip("/"), repository.get("branch", "main")
     owner_and_name = url.split("github.com/")[-1]
     path = f"chapters/{chapter}.ipynb"
@@ -201,12 +200,6 @@ def _chapter_titles() -> list[tuple[str, str]]:
         first = next(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
         titles.append((stem, first.lstrip("# ").splitlines()[0]))
     return titles
-
-
-def _config_file(name: str) -> dict:
-    import yaml
-
-    return yaml.safe_load((REPOSITORY / name).read_text())
 
 
 def chapter_table() -> str:

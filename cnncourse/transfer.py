@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import hashlib
 import io
 import json
 import tempfile
@@ -121,10 +120,6 @@ def _paths(name: str, folder: Path) -> tuple[Path, Path]:
     return folder / f"{name}_backbone.keras", folder / f"{name}_backbone.json"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def backbone_record(name: str = "cifar5") -> dict:
     """How a backbone was trained: data, epochs, source-task accuracy, hardware, time, checksum."""
     for folder in _folders():
@@ -161,7 +156,7 @@ def load_backbone(name: str = "cifar5") -> keras.Model:
         if not (model_path.exists() and record_path.exists()):
             continue
         record = json.loads(record_path.read_text())
-        if _sha256(model_path) != record.get("sha256"):
+        if data.sha256_of(model_path) != record.get("sha256"):
             raise WeightsUnavailable(f"{model_path.name} does not match the checksum in {record_path.name}: "
                                      "the file is damaged or was replaced; train it again or reinstall the course")
         try:
@@ -242,7 +237,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
         "source test accuracy": round(run.test_accuracy, 4), "source test images": len(run.test_labels),
         "seconds": round(run.seconds, 1), "device": run.device, "backend": keras.backend.backend(),
         "keras": keras.__version__, "date": datetime.date.today().isoformat(),
-        "command": f"python -m cnncourse.transfer pretrain {name}", "sha256": _sha256(model_path),
+        "command": f"python -m cnncourse.transfer pretrain {name}", "sha256": data.sha256_of(model_path),
     }
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     print(f"saved {model_path.name} ({model_path.stat().st_size / 1e6:.2f} MB) and its record")

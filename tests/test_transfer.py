@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnncourse import _runs, models, plots, transfer
+from cnncourse import _runs, data, models, plots, transfer
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_the_shipped_backbones_match_their_records():
     for name in transfer.BACKBONES:
         model_path = _runs.shipped_folder() / f"{name}_backbone.keras"
         record = json.loads((_runs.shipped_folder() / f"{name}_backbone.json").read_text())
-        assert transfer._sha256(model_path) == record["sha256"], f"{name}: file and record disagree"
+        assert data.sha256_of(model_path) == record["sha256"], f"{name}: file and record disagree"
         assert model_path.stat().st_size < 3e6
         assert record["epochs"] >= 10 and record["train images"] == 22_500
 
