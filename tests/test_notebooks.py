@@ -133,3 +133,15 @@ def test_every_single_figure_has_a_numbered_caption(notebook):
         if images == 1:
             figure = cell.metadata.get("mystnb", {}).get("figure", {})
             assert figure.get("caption") and figure.get("name"), f"no caption for the figure of:\n{cell.source[:200]}"
+
+
+MYST_ONLY = re.compile(r"^\s*(`{3,}|:{3,})\{[\w-]+\}|\{[\w:-]+\}`")
+
+
+def test_markdown_reads_the_same_in_jupyterlab_and_colab(notebook):
+    """MyST directives and roles show as raw text outside the book: chapters use the plain
+    forms (`> **Exercise** (`label`)`, citation links) that _ext/notebook_markdown.py rewrites."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                assert not MYST_ONLY.search(line), f"MyST-only syntax, raw text in JupyterLab and Colab: {line!r}"
