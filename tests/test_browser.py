@@ -10,19 +10,23 @@ and width are kept in ``_build/screenshots`` for a human to look at.
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
+from cnncourse import _record as run
+from cnncourse._answers import ANSWERS
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 HTML = REPOSITORY / "_build" / "html"
 SCREENSHOTS = REPOSITORY / "_build" / "screenshots"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PAGES = ["intro.html", "chapters/00_setup.html", "chapters/07_cifar10.html", "chapters/09_overfitting.html",
-         "chapters/10_transfer_learning.html", "sources.html"]
+CHAPTERS = [f"chapters/{path.stem}.html" for path in run.chapter_paths()]
+PAGES = ["intro.html", *CHAPTERS, "sources.html"]
 WIDTHS = {"desktop": (1280, 900), "phone": (400, 860)}
 
 pytestmark = pytest.mark.book
@@ -70,6 +74,8 @@ def _open(browser, site, page_name, width_name):
     page = browser.new_page(viewport={"width": width, "height": height})
     problems = []
     page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("console", lambda message: problems.append(f"console error: {message.text}")
+            if message.type == "error" and message.location.get("url", site).startswith(site) else None)
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}")
             if request.url.startswith(site) else None)
     page.goto(f"{site}/{page_name}", wait_until="load")
@@ -108,6 +114,42 @@ def test_solutions_stay_hidden_until_asked(browser, site):
     first.query_selector("summary").click()
     assert answer.is_visible() and "1,573,376" in answer.inner_text()
     page.close()
+
+
+@pytest.mark.parametrize("page_name", CHAPTERS)
+def test_exercises_are_numbered_and_keep_their_answers_out_of_sight(browser, site, page_name):
+    """Numbered boxes; every solution hidden until its toggle is clicked, then shown; check cells without answers."""
+    page, _ = _open(browser, site, page_name, "desktop")
+    chapter = CHAPTERS.index(page_name) + 1
+    titles = [title.inner_text().strip() for title in page.query_selector_all("div.exercise .caption-number")]
+    assert titles and titles == [f"Exercise {chapter}.{k}" for k in range(1, len(titles) + 1)], titles
+    for solution in page.query_selector_all("details"):
+        body = solution.query_selector(":scope > :not(summary)")
+        assert not body.is_visible(), f"a solution shows before it is asked for: {solution.inner_text()[:80]!r}"
+        solution.query_selector("summary").click()
+        assert body.is_visible(), "a solution stays hidden after its toggle is clicked"
+    checked = 0
+    for cell in page.query_selector_all("div.cell"):
+        text = cell.inner_text()
+        for label in re.findall(r'cc\.checks\.check\("([^"]+)"', text):
+            checked += 1
+            assert ANSWERS[label].explanation not in text, f"the check cell of {label} shows its explanation"
+            assert all(form not in text for form in _written_forms(ANSWERS[label].expected)), (
+                f"the check cell of {label} shows its expected answer")
+    assert checked, f"{page_name}: no check cell found"
+    page.close()
+
+
+def _written_forms(expected) -> list[str]:
+    """How an expected answer would read on the page (50_240, 50,240, 50240); only ints from 10 and strings
+    from 3 characters are searched, since shorter ones occur in any cell by chance."""
+    if isinstance(expected, bool) or callable(expected):
+        return []
+    if isinstance(expected, int) and abs(expected) >= 10:
+        return [str(expected), f"{expected:,}", f"{expected:_}"]
+    if isinstance(expected, str) and len(expected) >= 3:
+        return [repr(expected), f'"{expected}"']
+    return []
 
 
 def test_every_chapter_offers_colab_source_and_download_at_the_top(browser, site):
