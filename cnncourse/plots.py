@@ -54,14 +54,26 @@ def _as_display_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
     raise ValueError(f"an image must be (H, W), (H, W, 1) or (H, W, 3), got shape {image.shape}")
 
 
-def _captioned_grid(images, captions, colours, columns: int, size: float, title: str | None,
-                    fontsize: int, row_height: float):
+_BOOK_FIGURE_PIXELS = 688  # how wide the book shows a figure on a 1280-px screen (its text column)
+_SMALLEST_TEXT_PIXELS = 9
+
+
+def _legible_points(figure_width: float, points: float) -> float:
+    """A font size of at least ``points``, larger if the figure is so wide (inches) that the book's
+    shrinking it to its column would leave the text under 9 pixels."""
+    return max(points, _SMALLEST_TEXT_PIXELS * 72 * figure_width / _BOOK_FIGURE_PIXELS)
+
+
+def _captioned_grid(images, captions, colours, columns: int, size: float, title: str | None):
     """The one grid every image figure uses: pictures left to right, a caption on each."""
     if not isinstance(columns, int) or columns < 1:
         raise ValueError(f"columns must be a positive int, got {columns!r}")
     count = len(images)
     columns = min(columns, count)
     rows = int(np.ceil(count / columns))
+    fontsize = _legible_points(size * columns, 9)
+    caption_lines = max(str(caption).count("\n") + 1 for caption in captions) if captions else 0
+    row_height = size + caption_lines * fontsize * 1.3 / 72  # a line of text is about 1.3 times its size
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, row_height * rows + (0.4 if title else 0)),
                                 squeeze=False)
     for index, axis in enumerate(axes.flat):
@@ -73,7 +85,7 @@ def _captioned_grid(images, captions, colours, columns: int, size: float, title:
         if captions is not None:
             axis.set_title(captions[index], fontsize=fontsize, color=colours[index])
     if title:
-        figure.suptitle(title)
+        figure.suptitle(title, fontsize=_legible_points(size * columns, 12))
     figure.tight_layout()
     return figure
 
@@ -102,7 +114,7 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
                 caption, colour = f"{name(predictions[index])}\n({caption})", "tab:red"
             captions.append(caption)
             colours.append(colour)
-    return _captioned_grid(images, captions, colours, columns, size, title, fontsize=9, row_height=size + 0.15)
+    return _captioned_grid(images, captions, colours, columns, size, title)
 
 
 def training_curves(history, metrics=("loss", "accuracy"), title: str | None = None):
@@ -268,8 +280,8 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
     return figure
 
 
-def mistakes_grid(images, true_labels, probabilities, class_names, indices=None, count: int = 16,
-                  columns: int = 8, size: float = 1.5, title: str | None = None):
+def mistakes_grid(images, true_labels, probabilities, class_names, indices=None, count: int = 12,
+                  columns: int = 6, size: float = 1.5, title: str | None = None):
     """Show wrongly classified images, captioned "predicted (probability) / true: class".
 
     Without ``indices`` it shows the ``count`` mistakes the model was surest
@@ -295,8 +307,7 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
     captions = [f"{class_names[p]} ({probabilities[i, p]:.2f})\ntrue: {class_names[true_labels[i]]}"
                 for i, p in zip(indices, predicted)]
     colours = ["black" if p == true_labels[i] else "tab:red" for i, p in zip(indices, predicted)]
-    return _captioned_grid(images[indices], captions, colours, columns, size, title, fontsize=9,
-                           row_height=size + 0.45)
+    return _captioned_grid(images[indices], captions, colours, columns, size, title)
 
 
 def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1), title: str | None = None):
@@ -758,7 +769,9 @@ def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str
         (row.name, row.layer_type, row.shape_text, row.params) for row in table.rows]
     rows = -(-len(boxes) // per_row)
     gap, height = 0.55, 1.25
-    figure, axis = plt.subplots(figsize=(per_row * (box_width + gap), rows * (height + 0.45) + 0.5))
+    width = per_row * (box_width + gap)
+    fontsize = _legible_points(width, 10)
+    figure, axis = plt.subplots(figsize=(width, rows * (height + 0.45) + 0.5))
     axis.set_xlim(0, per_row * (box_width + gap))
     axis.set_ylim(rows * (height + 0.45), 0)
     axis.axis("off")
@@ -770,7 +783,7 @@ def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str
                                      edgecolor="#555555", linewidth=1))
         lines = [f"{name}" + (f" ({layer_type})" if layer_type else ""), shape,
                  "" if params is None else f"{params:,} parameters"]
-        axis.text(left + box_width / 2, top + height / 2, "\n".join(lines), ha="center", va="center", fontsize=10,
+        axis.text(left + box_width / 2, top + height / 2, "\n".join(lines), ha="center", va="center", fontsize=fontsize,
                   linespacing=1.5)
         centres.append((left, top, row))
     for (left, top, row), (next_left, next_top, next_row) in zip(centres, centres[1:]):
@@ -779,7 +792,7 @@ def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str
         else:
             start, end = (left + box_width / 2, top + height), (next_left + box_width / 2, next_top)
         axis.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="#555555"))
-    axis.set_title(title or f"{model.name}: {table.total:,} parameters", fontsize=12)
+    axis.set_title(title or f"{model.name}: {table.total:,} parameters", fontsize=_legible_points(width, 12))
     figure.tight_layout()
     return figure
 

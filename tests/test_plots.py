@@ -310,3 +310,33 @@ def test_whole_float_labels_are_accepted():
     figure = plots.confusion_matrix(np.array([0.0, 1.0, 2.0]), [0, 1, 1], ("a", "b", "c"))
     assert figure is not None
     plt.close(figure)
+
+
+def _smallest_text_in_the_book(figure) -> float:
+    """The smallest text of a figure, in pixels, once the book shows it at most 688 px wide."""
+    width_inches = figure.get_size_inches()[0]
+    pixels_per_point = min(figure.dpi, plots._BOOK_FIGURE_PIXELS / width_inches) / 72
+    hidden = {id(label) for axis in figure.axes if not axis.axison
+              for label in axis.get_xticklabels() + axis.get_yticklabels()}  # an axis switched off draws no ticks
+    texts = [text for text in figure.findobj(matplotlib.text.Text)
+             if text.get_text().strip() and text.get_visible() and id(text) not in hidden]
+    return min(text.get_fontsize() for text in texts) * pixels_per_point
+
+
+@pytest.mark.parametrize("columns", [4, 8, 16])
+def test_grid_captions_stay_legible_at_the_books_width(columns):
+    images = np.random.default_rng(0).random((16, 28, 28))
+    figure = plots.image_grid(images, np.arange(16) % 10, [f"class {n}" for n in range(10)], columns=columns,
+                              size=0.9, title="sixteen images")
+    assert _smallest_text_in_the_book(figure) >= 8.9
+    plt.close(figure)
+
+
+def test_mistake_captions_and_the_model_diagram_stay_legible_at_the_books_width():
+    labels = np.arange(20) % 10
+    probabilities = np.eye(10)[(labels + 1) % 10] * 0.9 + 0.01
+    figure = plots.mistakes_grid(np.zeros((20, 8, 8)), labels, probabilities, [f"c{n}" for n in range(10)])
+    assert _smallest_text_in_the_book(figure) >= 8.9
+    diagram = plots.model_diagram(models.build("vgg_style_cifar10"))
+    assert _smallest_text_in_the_book(diagram) >= 8.9
+    plt.close("all")
