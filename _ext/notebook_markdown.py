@@ -18,6 +18,9 @@ links:
 In JupyterLab the exercise is a quoted block headed by its label (the same
 label the check cell below it uses), and a citation is a link to the sources
 page.
+
+A figure's caption (cell metadata ``mystnb.figure.caption``) also becomes its
+image's alternative text, which myst-nb otherwise sets to the file's name.
 """
 
 import json
@@ -74,6 +77,9 @@ def _rewrite_notebook(app, docname, source):
         return
     notebook = json.loads(source[0])
     for cell in notebook["cells"]:
+        options = cell.get("metadata", {}).get("mystnb", {})
+        if "caption" in options.get("figure", {}):
+            options.setdefault("image", {}).setdefault("alt", options["figure"]["caption"].replace("`", ""))
         if cell["cell_type"] == "markdown":
             text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             try:

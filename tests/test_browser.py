@@ -163,6 +163,23 @@ def test_every_chapter_offers_colab_source_and_download_at_the_top(browser, site
     page.close()
 
 
+@pytest.mark.parametrize("page_name", ["chapters/05_architectures.html", "chapters/06_first_convnet.html"])
+def test_on_a_phone_a_tap_opens_each_figure_at_full_size(browser, site, page_name):
+    """A figure shrunk to 368 px links to its own file; captioned figures describe themselves in their alt text."""
+    page, _ = _open(browser, site, page_name, "phone")
+    images = page.query_selector_all("div.cell_output img")
+    assert images
+    for image in images:
+        link, source = image.evaluate("i => [i.closest('a') && i.closest('a').href, i.src]")
+        assert link == source, f"{source} is not a link to itself"
+    for image in page.query_selector_all("figure img"):
+        assert not image.get_attribute("alt").endswith(".png"), "a figure's alt text is its file name"
+    shrunk = page.evaluate("Math.max(...[...document.querySelectorAll('div.cell_output img')]"
+                           ".map(i => i.naturalWidth / i.getBoundingClientRect().width))")
+    assert shrunk > 1.5, "no figure is shown smaller than its file, so the links would gain nothing"
+    page.close()
+
+
 def test_wide_tables_scroll_inside_their_box_on_a_phone(browser, site):
     page, _ = _open(browser, site, "chapters/07_cifar10.html", "phone")
     table = page.query_selector("table.cnncourse-results")
