@@ -269,15 +269,22 @@ def _literal(text: str):
         return text
 
 
-def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
-    """Run one chapter in a fresh kernel and write its outputs back; returns seconds."""
-    import papermill
-
+def _set_unattended(profile: str) -> None:
+    """The environment of a batch run, inherited by its kernels: the profile, explorers off, figures kept."""
     from cnncourse import config, widgets
 
     os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
     os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"  # nobody moves sliders in a batch run
     os.environ.pop("MPLBACKEND", None)  # "Agg" (CI's setting) would keep every figure out of the stored page
+
+
+def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
+    """Run one chapter in a fresh kernel and write its outputs back; returns seconds."""
+    import papermill
+
+    from cnncourse import config
+
+    _set_unattended(profile)
     resolved, _ = config.resolve_profile("auto")
     sync_setup_cell(path)
     started = time.perf_counter()
@@ -327,10 +334,7 @@ def train(paths, profile: str, parameters: dict | None = None) -> list[str]:
     """
     import papermill
 
-    from cnncourse import config, widgets
-
-    os.environ[config.PROFILE_ENVIRONMENT_VARIABLE] = profile
-    os.environ[widgets.WIDGETS_ENVIRONMENT_VARIABLE] = "off"
+    _set_unattended(profile)
     folder = REPOSITORY / "_build" / "training"
     folder.mkdir(parents=True, exist_ok=True)
     failed = []

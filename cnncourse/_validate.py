@@ -34,6 +34,24 @@ def positive_int(value, what: str, example: str = "3") -> int:
     return integer(value, what, minimum=1, example=example)
 
 
+def positive_ints(value, option: str, length: int | None, example: str) -> tuple:
+    """Return `value` as a tuple of positive ints, or say clearly what is wrong.
+
+    Accepting a bare int for a one-element option spares learners the
+    `(64,)` trailing-comma trap.
+    """
+    if is_integer(value) and length in (None, 1):
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{option} must be a tuple of positive integers such as {example}; got {value!r}.")
+    for item in value:
+        if not is_integer(item) or item < 1:
+            raise ValueError(f"{option} must contain only positive integers, such as {example}; got {value!r}.")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{option} must have {length} entries, such as {example}; got {value!r}.")
+    return tuple(value)
+
+
 def number(value, what: str, *, minimum: float | None = None, maximum: float | None = None) -> float:
     """A finite real number (not a bool, not NaN) within the given bounds."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):

@@ -36,27 +36,9 @@ __all__ = ["LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_tab
 # ---------------------------------------------------------------------------
 
 
-def _positive_ints(value, option: str, length: int | None, example: str) -> tuple:
-    """Return `value` as a tuple of positive ints, or say clearly what is wrong.
-
-    Accepting a bare int for a one-element option spares learners the
-    `(64,)` trailing-comma trap.
-    """
-    if _validate.is_integer(value) and length in (None, 1):
-        value = (value,)
-    if not isinstance(value, (tuple, list)) or not value:
-        raise TypeError(f"{option} must be a tuple of positive integers such as {example}; got {value!r}.")
-    for item in value:
-        if not _validate.is_integer(item) or item < 1:
-            raise ValueError(f"{option} must contain only positive integers, such as {example}; got {value!r}.")
-    if length is not None and len(value) != length:
-        raise ValueError(f"{option} must have {length} entries, such as {example}; got {value!r}.")
-    return tuple(value)
-
-
 def _image_shape(input_shape) -> tuple:
     """Check an image shape (height, width, channels) given without the batch dimension."""
-    return _positive_ints(input_shape, "input_shape", 3, "(28, 28, 1) = (height, width, channels)")
+    return _validate.positive_ints(input_shape, "input_shape", 3, "(28, 28, 1) = (height, width, channels)")
 
 
 def _class_count(num_classes) -> int:
@@ -329,7 +311,7 @@ def _dense_stack(name: str, input_shape, hidden_units, num_classes) -> keras.Mod
     layers = keras.layers
     hidden = [
         layers.Dense(units, activation="relu", name=f"dense{number}")
-        for number, units in enumerate(_positive_ints(hidden_units, "hidden_units", None, "(512, 256)"), start=1)
+        for number, units in enumerate(_validate.positive_ints(hidden_units, "hidden_units", None, "(512, 256)"), start=1)
     ]
     return keras.Sequential(
         [
@@ -368,7 +350,7 @@ def _small_convnet(*, input_shape=(28, 28, 1), num_classes=10, filters=(32, 64))
     close to `small_dense`'s 50,890.
     """
     layers = keras.layers
-    first, second = _positive_ints(filters, "filters", 2, "(32, 64)")
+    first, second = _validate.positive_ints(filters, "filters", 2, "(32, 64)")
     return keras.Sequential(
         [
             _image_input(input_shape),

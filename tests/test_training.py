@@ -15,11 +15,7 @@ from cnncourse import _runs, training
 from cnncourse.data import Dataset
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    """Each test saves its runs under its own temporary cache folder (never in the user's)."""
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "weights"
+pytestmark = pytest.mark.usefixtures("private_cache")  # tests/conftest.py: never the user's saved runs
 
 
 def tiny_model(classes=2, compiled=True, loss="sparse_categorical_crossentropy"):

@@ -10,10 +10,10 @@ from cnncourse import _runs, data, models, plots, transfer
 
 
 @pytest.fixture
-def private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+def private_cache(private_cache, tmp_path, monkeypatch):
+    """The shared private cache (tests/conftest.py), and no shipped backbone: a test pretrains its own."""
     monkeypatch.setattr(_runs, "shipped_folder", lambda: tmp_path / "shipped")
-    return tmp_path / "cache" / "weights"
+    return private_cache
 
 
 def test_class_subset_keeps_and_relabels_in_the_given_order():
