@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnncourse import ops, training
+from cnncourse import ops, _text, training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +34,7 @@ def _remedy_helped(run, baseline) -> bool:
         if not isinstance(value, training.TrainingRun) or "gap" not in value.details:
             raise TypeError(f"{what} must be a run from fit_and_evaluate measured by generalization_gap")
     mine, theirs = run.details, baseline.details
-    print(f"your model: gap {mine['gap']:.3f}, validation accuracy {mine['validation accuracy']:.4f}; "
+    _text.say(f"your model: gap {mine['gap']:.3f}, validation accuracy {mine['validation accuracy']:.4f}; "
           f"baseline: gap {theirs['gap']:.3f}, validation accuracy {theirs['validation accuracy']:.4f}")
     return bool(mine["gap"] <= theirs["gap"] - 0.05 and mine["validation accuracy"] >= theirs["validation accuracy"])
 
@@ -42,7 +42,7 @@ def _remedy_helped(run, baseline) -> bool:
 def _beats_frozen(accuracy, frozen) -> bool:
     """The transfer chapter's unfreezing exercise: fine-tuning must beat the frozen arm by a point."""
     accuracy = float(accuracy)
-    print(f"your fine-tuned model: {accuracy:.3f}; the frozen arm on the same images: {frozen:.3f}")
+    _text.say(f"your fine-tuned model: {accuracy:.3f}; the frozen arm on the same images: {frozen:.3f}")
     return accuracy >= frozen + 0.01
 
 

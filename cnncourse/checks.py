@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from cnncourse import _validate, config
+from cnncourse import config, _text, _validate
 
 __all__ = ["OutcomeCheckFailed", "answer", "check", "expect_at_least", "expect_greater"]
 
@@ -45,7 +45,7 @@ def expect_at_least(value, *, quick: float, full: float, what: str, profile: str
             f"❌ {what} = {value:.4f} is below the {profile}-profile threshold {threshold}: "
             "the model did not learn what this chapter promises"
         )
-    print(f"✅ {what} = {value:.4f} ≥ {threshold} (the {profile}-profile threshold)")
+    _text.say(f"✅ {what} = {value:.4f} ≥ {threshold} (the {profile}-profile threshold)")
 
 
 def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
@@ -57,7 +57,7 @@ def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
         raise OutcomeCheckFailed(
             f"❌ {what}: expected {larger:.4f} > {smaller:.4f} + {margin}, and it is not"
         )
-    print(f"✅ {what}: {larger:.4f} > {smaller:.4f} + {margin}")
+    _text.say(f"✅ {what}: {larger:.4f} > {smaller:.4f} + {margin}")
 
 
 def check(label: str, given, **data) -> None:
@@ -75,7 +75,7 @@ def check(label: str, given, **data) -> None:
         try:
             given = entry.given(given, **data)
         except Exception as error:  # a learner's half-finished answer must not crash the notebook
-            print(f"❌ Not quite: your answer could not be used ({type(error).__name__}: {error}).")
+            _text.say(f"❌ Not quite: your answer could not be used ({type(error).__name__}: {error}).")
             return
     expected = entry.expected(**data) if callable(entry.expected) else entry.expected
     answer(given, expected, explanation=entry.explanation, tolerance=entry.tolerance)
@@ -91,16 +91,16 @@ def answer(given, expected, *, explanation: str = "", tolerance: float | None = 
     is not ``True``); text ignores case and surrounding spaces.
     """
     if given is None or given is Ellipsis:
-        print("… not answered yet: replace the placeholder with your answer and run the cell again")
+        _text.say("… not answered yet: put your answer in place of None and run the cell again")
         return
     try:
         correct, reason = _compare(given, expected, tolerance)
     except Exception as error:  # a learner's odd answer must never crash the notebook
         correct, reason = False, f"your answer {given!r} could not be compared with the expected one ({error})"
     if correct:
-        print("✅ Correct." + (f" {explanation}" if explanation else ""))
+        _text.say("✅ Correct." + (f" {explanation}" if explanation else ""))
     else:
-        print(f"❌ Not quite: {reason}." + (f" Hint: {explanation}" if explanation else ""))
+        _text.say(f"❌ Not quite: {reason}." + (f" Hint: {explanation}" if explanation else ""))
 
 
 def _kind(value) -> str:

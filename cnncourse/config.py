@@ -17,7 +17,7 @@ from importlib import metadata
 
 import keras
 
-from cnncourse import _quiet, _validate
+from cnncourse import _quiet, _text, _validate
 
 __all__ = [
     "PROFILES",
@@ -119,7 +119,7 @@ class Settings:
 
     def __str__(self) -> str:
         values = ", ".join(f"{key}={value!r}" for key, value in self.values.items())
-        return f"Profile: {self.profile} ({self.reason})\nSeed: {self.seed}\nSettings: {values}"
+        return _text.wrap(f"Profile: {self.profile} ({self.reason})\nSeed: {self.seed}\nSettings: {values}")
 
 
 _current: Settings | None = None

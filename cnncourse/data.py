@@ -19,7 +19,6 @@ import os
 import pickle
 import tarfile
 import tempfile
-import textwrap
 import zipfile
 import zlib
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnncourse import _validate
+from cnncourse import _text, _validate
 
 __all__ = [
     "CACHE_ENVIRONMENT_VARIABLE",
@@ -336,7 +335,7 @@ class Dataset:
             f"source: {self.source}",
         ]
         lines += [f"note: {note}" for note in self.notes]
-        return "\n".join(textwrap.fill(line, width=88, subsequent_indent="  ") for line in lines)
+        return _text.wrap("\n".join(lines))
 
 
 # ---------------------------------------------------------------- looking for files
@@ -495,7 +494,7 @@ def _decoded(spec: DatasetSpec, stored: StoredFormat, paths: dict) -> dict:
         try:
             return _read_cache(cache_file, spec, tuple(paths))
         except (DataIntegrityError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-            print(f"note: the decoded cache {cache_file.name} was damaged ({str(error).splitlines()[0][:120]}); "
+            _text.say(f"note: the decoded cache {cache_file.name} was damaged ({str(error).splitlines()[0][:120]}); "
                   "decoding the raw files again")
             cache_file.unlink(missing_ok=True)
     decoded = stored.decode(paths)
@@ -685,7 +684,7 @@ def cache_all(names=tuple(DATASETS)) -> None:
         try:
             load(name, test_only_fallback=True)
         except DataNotFoundError as error:
-            print(f"{name}: not available here ({str(error).splitlines()[0]})")
+            _text.say(f"{name}: not available here ({str(error).splitlines()[0]})")
 
 
 if __name__ == "__main__":

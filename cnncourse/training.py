@@ -28,7 +28,7 @@ import time
 import keras
 import numpy as np
 
-from cnncourse import _runs, _tables, _validate, config, data
+from cnncourse import config, data, _runs, _tables, _text, _validate
 
 __all__ = [
     "EpochProgress",
@@ -148,7 +148,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     if not train:
         saved = _runs.find(name, recipe)
         if saved is None:
-            print(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
+            _text.say(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
     if saved is None:
         history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
                                                 progress, callbacks)
@@ -162,11 +162,11 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         recorded = record.get("details", {})
         for key in sorted(set(recorded) & set(details)):
             if recorded[key] != details[key]:
-                print(f"note: the saved run of {name!r} was recorded with {key} = {recorded[key]!r}, this run "
+                _text.say(f"note: the saved run of {name!r} was recorded with {key} = {recorded[key]!r}, this run "
                       f"has {key} = {details[key]!r}; its test accuracy here may not be comparable (the saved "
                       "model may even have trained on some of today's test images)")
         details = {**recorded, **details}
-        print(f"loaded {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
+        _text.say(f"loaded {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
               f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
               f"with {record.get('backend', '?')} in {_minutes(seconds)} ({record.get('saved_at', '?')[:10]})")
     with _quiet_tensorflow_retracing():
@@ -188,7 +188,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         })
     _log_run(run, record=None if loaded_from is None else record)
     origin = "trained now" if loaded_from is None else "recorded run"
-    print(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
+    _text.say(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
           f"({run.epochs} epochs; {origin}: {_minutes(seconds)} on {device})")
     return run
 
@@ -216,7 +216,7 @@ def _train(model, images, labels, validation, name: str, recipe: dict, progress:
     """``model.fit`` with an epoch checkpoint: goes on where an interrupted run of the same recipe stopped."""
     done, history, seconds_before = _runs.resume(model, name, recipe)
     if done:
-        print(f"resuming {name!r} after epoch {done} of {recipe['epochs']} (checkpoint of an interrupted run)")
+        _text.say(f"resuming {name!r} after epoch {done} of {recipe['epochs']} (checkpoint of an interrupted run)")
     checkpoint = _runs.Checkpoint(name, recipe, history, seconds_before)
     callbacks = [checkpoint, *([EpochProgress(recipe["epochs"], name)] if progress else []), *extra_callbacks]
     started = time.perf_counter()

@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cnncourse import _runs, _validate, config, data, models, training
+from cnncourse import config, data, models, _runs, _text, training, _validate
 
 __all__ = [
     "ARMS",
@@ -334,8 +334,8 @@ def compare_arms(backbone_name: str, train_data, test_data, *, shots, seeds, epo
                 rows.append({"backbone": backbone_name, "k": shots_per_class, "seed": seed, "arm": arm,
                              "train images": len(chosen), "epochs": run.epochs, "test accuracy": run.test_accuracy,
                              "time (s)": run.seconds, "reloaded": run.loaded_from is not None})
-            print(f"{backbone_name} backbone, k = {shots_per_class:>4}, seed {seed}: " + ", ".join(
-                f"{arm} {results[arm].test_accuracy:.3f}" for arm in wanted), flush=True)
+            _text.say(f"{backbone_name} backbone, k = {shots_per_class:>4}, seed {seed}: " + ", ".join(
+                f"{arm} {results[arm].test_accuracy:.3f}" for arm in wanted))
     return rows
 
 

@@ -21,6 +21,8 @@ import matplotlib.figure
 import matplotlib.pyplot as plt
 from IPython.display import display
 
+from cnncourse import _text
+
 __all__ = ["WIDGETS_ENVIRONMENT_VARIABLE", "explorer"]
 
 
@@ -69,7 +71,7 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
         try:
             figure = figure_function(**fixed, **values)
         except ValueError as error:
-            print(f"⚠ Not possible: {error}")
+            _text.say(f"⚠ Not possible: {error}")
             return
         if not isinstance(figure, matplotlib.figure.Figure):
             raise TypeError(

@@ -6,11 +6,22 @@ import pytest
 from cnncourse import checks
 
 
+def _messages(printed: str) -> list[str]:
+    """One entry per printed note: cc wraps a long note onto indented continuation lines."""
+    messages = []
+    for line in printed.strip().splitlines():
+        if line.startswith("  ") and messages:
+            messages[-1] += " " + line.strip()
+        else:
+            messages.append(line)
+    return messages
+
+
 def test_answer_right_wrong_and_unanswered(capsys):
     checks.answer(9, 9, explanation="3x3 windows in 5x5")
     checks.answer(8, 9, explanation="count the windows")
     checks.answer(None, 9)
-    right, wrong, missing = capsys.readouterr().out.strip().splitlines()
+    right, wrong, missing = _messages(capsys.readouterr().out)
     assert right.startswith("✅") and "3x3 windows" in right
     assert wrong.startswith("❌") and "count the windows" in wrong
     assert "not answered yet" in missing
@@ -106,7 +117,7 @@ def test_check_grades_by_label_with_the_chapter_data(capsys):
     checks.check("convolution-ex-blur", np.full((3, 3), 1 / 9), image=image)
     checks.check("convolution-ex-blur", np.ones((2, 2)), image=image)
     checks.check("convolution-ex-blur", "not a kernel", image=image)
-    lines = capsys.readouterr().out.strip().splitlines()
+    lines = _messages(capsys.readouterr().out)
     assert [line[0] for line in lines] == ["✅", "❌", "✅", "✅", "❌", "❌"], lines
     with pytest.raises(ValueError, match="no exercise is labelled"):
         checks.check("no-such-exercise", 1)
@@ -129,3 +140,14 @@ def test_the_open_remedy_exercise_reads_the_learners_run(capsys):
     checks.check("overfitting-ex-your-remedy", None, baseline=baseline)
     verdicts = [line[0] for line in capsys.readouterr().out.splitlines() if line[0] in "✅❌…"]
     assert verdicts == ["✅", "❌", "❌", "❌", "…"]
+
+
+def test_notes_are_wrapped_between_words_to_the_output_box():
+    from cnncourse import _text
+
+    note = "note: " + " ".join(f"word{number}" for number in range(60)) + "\nshort line"
+    wrapped = _text.wrap(note).splitlines()
+    assert all(len(line) <= _text.WIDTH for line in wrapped) and wrapped[-1] == "short line"
+    assert all(line.startswith("  ") for line in wrapped[1:-1])
+    assert " ".join(line.strip() for line in wrapped[:-1]) == note.splitlines()[0]
+    assert _text.wrap("x" * 100) == "x" * 100, "a single long word is never cut"

@@ -1,0 +1,23 @@
+"""Printed notes that fit a code cell's output box.
+
+The book shows 76 characters of output on a 1280-px screen; a longer line
+scrolls sideways and is cut mid-word at the box's edge. Notes are wrapped
+between words instead, continuation lines indented.
+"""
+
+import textwrap
+
+WIDTH = 76
+
+
+def wrap(text: str, indent: str = "  ") -> str:
+    """Each line of ``text`` filled to ``WIDTH`` characters, words never split."""
+    return "\n".join(
+        textwrap.fill(line, width=WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+        for line in str(text).split("\n")
+    )
+
+
+def say(text: str) -> None:
+    """Print a note, wrapped to the output box."""
+    print(wrap(text), flush=True)
