@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from cnncourse import _tables, _validate
+from cnncourse import _tables, _text, _validate
 
 
 # ---------------------------------------------------------------------------
@@ -362,21 +362,21 @@ def summary_quiz(model: keras.Model, answers) -> bool:
             print("  … output shape not answered yet")
             layer_right = False
         elif shape == row.output_shape:
-            print(f"  ✅ output shape {row.shape_text} — {_shape_rule(layer, row.output_shape)}")
+            _text.say(f"  ✅ output shape {row.shape_text} — {_shape_rule(layer, row.output_shape)}")
         else:
             rule = _shape_rule(layer, row.output_shape)
             if not rule.endswith(row.shape_text):
                 rule += f" → {row.shape_text}"
-            print(f"  ❌ output shape {_shape_text(shape)} is wrong — {rule}")
+            _text.say(f"  ❌ output shape {_shape_text(shape)} is wrong — {rule}")
             layer_right = False
         if count is None:
             print("  … parameter count not answered yet")
             layer_right = False
         elif count == row.params:
-            print(f"  ✅ {count:,} parameters — {row.formula}")
+            _text.say(f"  ✅ {count:,} parameters — {row.formula}")
         else:
             reason = row.formula if row.formula != "no weights" else "no weights, so 0"
-            print(f"  ❌ {count:,} parameters is wrong — {reason}")
+            _text.say(f"  ❌ {count:,} parameters is wrong — {reason}")
             layer_right = False
         right_layers += layer_right
     waiting = f" ({unanswered_layers} not answered yet)" if unanswered_layers else ""

@@ -11,9 +11,11 @@ WIDTH = 76
 
 
 def wrap(text: str, indent: str = "  ") -> str:
-    """Each line of ``text`` filled to ``WIDTH`` characters, words never split."""
+    """Each line of ``text`` filled to ``WIDTH`` characters, words never split; a continuation
+    line is indented by ``indent`` more than its line."""
     return "\n".join(
-        textwrap.fill(line, width=WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+        textwrap.fill(line, width=WIDTH, subsequent_indent=line[:len(line) - len(line.lstrip())] + indent,
+                      break_long_words=False, break_on_hyphens=False)
         for line in str(text).split("\n")
     )
 

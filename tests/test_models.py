@@ -1,6 +1,7 @@
 """Tests of cnncourse.models: the course's parameter totals, the layer table, the quiz and the diagram."""
 
 import math
+import re
 from functools import lru_cache
 
 import keras
@@ -406,7 +407,8 @@ def test_quiz_wrong_shape_explains_the_output_size_rule(capsys):
     answers[0] = ((28, 28, 32), 320)
     answers[1] = ((26, 26, 32), 0)
     assert summary_quiz(model, answers) is False
-    wrong = [line for line in capsys.readouterr().out.splitlines() if "❌" in line]
+    printed = re.sub(r"\n {4,}", " ", capsys.readouterr().out)  # join the wrapped continuation lines
+    wrong = [line for line in printed.splitlines() if "❌" in line]
     assert len(wrong) == 2
     assert "W − F + 1 = 28 − 3 + 1 = 26" in wrong[0] and "26×26×32" in wrong[0]
     assert "floor(W / 2) = floor(26 / 2) = 13" in wrong[1] and "13×13×32" in wrong[1]

@@ -114,6 +114,20 @@ def test_stored_outputs_are_for_readers(notebook):
     assert not notebook.metadata.get("widgets"), "stale widget state is stored in the notebook metadata"
 
 
+NOTE_PREFIXES = ("note:", "source:", "loaded '", "✅", "❌", "…", "Settings:", "Profile:")
+
+
+def test_notes_fit_the_output_box(notebook):
+    """cc's printed notes wrap at 76 characters, what the book's output box shows at 1280 px."""
+    from cnncourse import _text
+
+    for cell in run.code_cells(notebook):
+        for output in cell.outputs:
+            for line in output.get("text", "").splitlines():
+                if line.lstrip().startswith(NOTE_PREFIXES):
+                    assert len(line) <= _text.WIDTH, f"a note of {len(line)} characters: {line!r}"
+
+
 def test_the_landing_page_is_current():
     """The chapter table and picture of intro.md come from the chapters' records (python -m cnncourse writes them)."""
     intro = (REPOSITORY / "intro.md").read_text()
