@@ -105,7 +105,7 @@ def _pair(value, what: str):
 def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: int, batch_size: int,
                      name: str | None = None, train: bool = True, save: bool = True,
                      weights_dtype: str = "float32", profile: str | None = None,
-                     details: dict | None = None, progress: bool = True, callbacks=()) -> TrainingRun:
+                     details: dict | None = None, verbose: bool = True, callbacks=()) -> TrainingRun:
     """Train a compiled model (or reload a saved run of the same recipe), then predict the test set.
 
     - ``train_data``, ``validation_data``, ``test_data``: ``(images, labels)``
@@ -119,7 +119,9 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
       finished epoch (a checkpoint is written after every epoch).
     - ``profile``: defaults to the one of the chapter's ``cc.config.settings``.
     - ``details``: extra columns for the results table (optimizer, scaling...).
-    - ``progress``: one line per epoch with the time left, instead of Keras's log.
+    - ``verbose``: one line per epoch with the time left (instead of Keras's
+      log), where the run was loaded from, its test accuracy. ``False`` keeps
+      only the warnings, for callers that print their own summary.
     - ``callbacks``: more Keras callbacks, such as ``EarlyStopping``; give the
       run its own ``name``, since they change what is trained. A resumed run
       starts them afresh (an early stop counts its patience again).
@@ -144,6 +146,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     recipe = {"profile": profile, "epochs": epochs, "batch_size": batch_size, "train_size": len(train_labels),
               "optimizer": _runs.optimizer_description(model)}
     details = dict(details or {})
+    say = _text.say if verbose else (lambda text: None)
     saved = None
     if not train:
         saved = _runs.find(name, recipe)
@@ -151,7 +154,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
             _text.say(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
     if saved is None:
         history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
-                                                progress, callbacks)
+                                                verbose, callbacks)
         device = config.device_description()
         loaded_from = None
     else:
@@ -166,7 +169,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
                       f"has {key} = {details[key]!r}; its test accuracy here may not be comparable (the saved "
                       "model may even have trained on some of today's test images)")
         details = {**recorded, **details}
-        _text.say(f"loaded {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
+        say(f"loaded {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
               f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
               f"with {record.get('backend', '?')} in {_minutes(seconds)} ({record.get('saved_at', '?')[:10]})")
     with _quiet_tensorflow_retracing():
@@ -188,7 +191,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         })
     _log_run(run, record=None if loaded_from is None else record)
     origin = "trained now" if loaded_from is None else "recorded run"
-    _text.say(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
+    say(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
           f"({run.epochs} epochs; {origin}: {_minutes(seconds)} on {device})")
     return run
 

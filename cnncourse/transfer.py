@@ -18,9 +18,7 @@ stops with a clear message where they cannot.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import io
 import json
 import tempfile
 import zipfile
@@ -325,10 +323,8 @@ def compare_arms(backbone_name: str, train_data, test_data, *, shots, seeds, epo
             epochs = _validate.positive_int(epochs_for(shots_per_class), "epochs_for(k)", "20")
             stem = f"transfer_{backbone_name}_k{shots_per_class}_s{seed}"
             wanted = list(arms) + ([ARMS[3]] if shots_per_class in bn_pitfall_shots else [])
-            results = {}
-            with contextlib.redirect_stdout(io.StringIO()):  # one summary line instead of four runs' logs
-                results.update(_arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train,
-                                     fine_tune_learning_rate))
+            results = _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train,
+                            fine_tune_learning_rate)  # quiet runs: one summary line instead of four runs' notes
             for arm in wanted:
                 run = results[arm]
                 rows.append({"backbone": backbone_name, "k": shots_per_class, "seed": seed, "arm": arm,
@@ -345,7 +341,7 @@ def _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train, f
 
     def fit(model, name, epochs_here):
         return training.fit_and_evaluate(model, subset, None, test_data, epochs=epochs_here, batch_size=32,
-                                         name=name, train=train, progress=False)
+                                         name=name, train=train, verbose=False)
 
     if "scratch" in wanted:
         config.seed_everything(seed)
@@ -398,13 +394,9 @@ def imagenet_classifier(backbone: keras.Model, num_classes: int, *, image_shape=
     ``preprocess_input`` (for MobileNetV2: pixels 0-255 to [-1, 1]); the
     model resizes them to the size the backbone was built for.
     """
-    size = backbone.input_shape[1:3]
     inputs = keras.Input(shape=image_shape, name="image")
-    resized = keras.layers.Resizing(*size, name="resize")(inputs)
-    features = backbone(resized, training=False)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="new_head")(
-        keras.layers.Dropout(0.3, name="head_dropout")(features))
-    return keras.Model(inputs, outputs, name="imagenet_transfer_classifier")
+    resized = keras.layers.Resizing(*backbone.input_shape[1:3], name="resize")(inputs)
+    return keras.Model(inputs, classifier(backbone, num_classes)(resized), name="imagenet_transfer_classifier")
 
 
 # ---------------------------------------------------------------- the ImageNet path

@@ -40,7 +40,7 @@ def tiny_data(count=200, seed=0):
 
 def run_tiny(**options):
     images, labels = tiny_data()
-    arguments = dict(epochs=3, batch_size=32, name="tiny_run", profile="quick", progress=False)
+    arguments = dict(epochs=3, batch_size=32, name="tiny_run", profile="quick")
     arguments.update(options)
     model = arguments.pop("model", None) or tiny_model()
     return training.fit_and_evaluate(model, (images[:120], labels[:120]), (images[120:160], labels[120:160]),
@@ -69,7 +69,7 @@ def test_accuracy_is_computed_the_same_from_one_hot_labels():
     one_hot = keras.utils.to_categorical(labels, 2)
     run = training.fit_and_evaluate(tiny_model(loss="categorical_crossentropy"), (images[:120], one_hot[:120]),
                                     (images[120:160], one_hot[120:160]), (images[160:], one_hot[160:]),
-                                    epochs=2, batch_size=32, name="tiny_one_hot", progress=False)
+                                    epochs=2, batch_size=32, name="tiny_one_hot", verbose=False)
     assert np.array_equal(run.test_labels, labels[160:])
     assert run.test_accuracy == pytest.approx(np.mean(run.test_predictions == labels[160:]))
 
@@ -129,11 +129,11 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(monkeypatch, capsys
     progress = training.EpochProgress
     monkeypatch.setattr(training, "EpochProgress", lambda epochs, name: _StopAfter(2))
     with pytest.raises(KeyboardInterrupt):
-        run_tiny(epochs=5, progress=True)
+        run_tiny(epochs=5, verbose=True)
     state = json.loads(next((_runs.checkpoint_folder()).glob("*.checkpoint.json")).read_text())
     assert state["epochs_done"] == 2 and len(state["history"]["loss"]) == 2
     monkeypatch.setattr(training, "EpochProgress", progress)
-    resumed = run_tiny(epochs=5, progress=True)
+    resumed = run_tiny(epochs=5, verbose=True)
     output = capsys.readouterr().out
     assert "resuming 'tiny_run' after epoch 2 of 5" in output
     assert "tiny_run epoch 3/5" in output and "tiny_run epoch 1/5" not in output.split("resuming")[1]
@@ -149,7 +149,7 @@ def test_a_checkpoint_of_another_recipe_is_not_resumed(monkeypatch, capsys):
     progress = training.EpochProgress
     monkeypatch.setattr(training, "EpochProgress", lambda epochs, name: _StopAfter(2))
     with pytest.raises(KeyboardInterrupt):
-        run_tiny(epochs=5, progress=True)
+        run_tiny(epochs=5, verbose=True)
     monkeypatch.setattr(training, "EpochProgress", progress)
     run = run_tiny(epochs=4)
     assert "resuming" not in capsys.readouterr().out and run.epochs == 4
@@ -383,3 +383,10 @@ def test_reloading_with_different_details_warns(capsys):
     capsys.readouterr()
     run_tiny(model=tiny_model(), train=False, details={"data": "mnist: original files"})
     assert "may not be comparable" in capsys.readouterr().out
+
+
+def test_a_quiet_run_keeps_its_warnings(capsys):
+    run_tiny(verbose=False)
+    assert capsys.readouterr().out == "", "a quiet run prints no epoch lines, load notes or accuracy"
+    run_tiny(verbose=False, train=False, name="never_saved")
+    assert "no saved run of 'never_saved'" in capsys.readouterr().out, "the warning is still printed"
