@@ -414,12 +414,12 @@ def test_quiz_wrong_shape_explains_the_output_size_rule(capsys):
     assert "floor(W / 2) = floor(26 / 2) = 13" in wrong[1] and "13×13×32" in wrong[1]
 
 
-def test_quiz_same_padding_rule(capsys):
+def test_quiz_same_padding_rule(printed):
     model = built("dimension_walk")
     answers = right_answers(model)
     answers[2] = ((12, 12, 8), conv(3, 16, 8))
     assert summary_quiz(model, answers) is False
-    assert "same padding keeps W = 14" in capsys.readouterr().out
+    assert "same padding keeps W = 14" in printed()
 
 
 def test_quiz_wrong_count_shows_the_formula(capsys):

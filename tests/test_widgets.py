@@ -56,11 +56,11 @@ def test_explorer_passes_fixed_values():
     assert seen["image"] is matrix
 
 
-def test_explorer_shows_an_impossible_setting_as_a_message(capsys):
+def test_explorer_shows_an_impossible_setting_as_a_message(printed):
     widgets.explorer(plots.sliding_windows, fixed=dict(input_size=3, padding="valid"),
                      kernel_size=[5, 3], stride=(1, 2))
-    printed = capsys.readouterr().out
-    assert "Not possible" in printed and "does not fit" in printed
+    message = printed()
+    assert "Not possible" in message and "does not fit" in message
 
 
 @pytest.mark.parametrize(
