@@ -12,10 +12,12 @@ def private_cache(tmp_path, monkeypatch):
     return tmp_path / "cache" / "weights"
 
 
+def _unwrap(text: str) -> str:
+    return re.sub(r"\n +", " ", text)
+
+
 @pytest.fixture
-def printed(capsys):
-    """Read what the test printed, with cc's wrapped notes joined back into single lines
-    (where a note wraps depends on its wording, which can depend on library versions)."""
-    def read() -> str:
-        return re.sub(r"\n +", " ", capsys.readouterr().out)
-    return read
+def unwrap():
+    """Join cc's wrapped notes back into single lines before searching them for a phrase:
+    where a note wraps depends on its wording, which can depend on library versions."""
+    return _unwrap

@@ -6,22 +6,11 @@ import pytest
 from cnncourse import checks
 
 
-def _messages(printed: str) -> list[str]:
-    """One entry per printed note: cc wraps a long note onto indented continuation lines."""
-    messages = []
-    for line in printed.strip().splitlines():
-        if line.startswith("  ") and messages:
-            messages[-1] += " " + line.strip()
-        else:
-            messages.append(line)
-    return messages
-
-
-def test_answer_right_wrong_and_unanswered(capsys):
+def test_answer_right_wrong_and_unanswered(capsys, unwrap):
     checks.answer(9, 9, explanation="3x3 windows in 5x5")
     checks.answer(8, 9, explanation="count the windows")
     checks.answer(None, 9)
-    right, wrong, missing = _messages(capsys.readouterr().out)
+    right, wrong, missing = unwrap(capsys.readouterr().out).strip().splitlines()
     assert right.startswith("✅") and "3x3 windows" in right
     assert wrong.startswith("❌") and "count the windows" in wrong
     assert "not answered yet" in missing
@@ -107,7 +96,7 @@ def test_every_exercise_check_cell_uses_a_label_of_the_answer_key():
     assert used == set(ANSWERS), f"only in cells: {used - set(ANSWERS)}; only in the key: {set(ANSWERS) - used}"
 
 
-def test_check_grades_by_label_with_the_chapter_data(capsys):
+def test_check_grades_by_label_with_the_chapter_data(capsys, unwrap):
     import numpy as np
 
     checks.check("cifar10-ex-test-leak", "B")
@@ -117,7 +106,7 @@ def test_check_grades_by_label_with_the_chapter_data(capsys):
     checks.check("convolution-ex-blur", np.full((3, 3), 1 / 9), image=image)
     checks.check("convolution-ex-blur", np.ones((2, 2)), image=image)
     checks.check("convolution-ex-blur", "not a kernel", image=image)
-    lines = _messages(capsys.readouterr().out)
+    lines = unwrap(capsys.readouterr().out).strip().splitlines()
     assert [line[0] for line in lines] == ["✅", "❌", "✅", "✅", "❌", "❌"], lines
     with pytest.raises(ValueError, match="no exercise is labelled"):
         checks.check("no-such-exercise", 1)

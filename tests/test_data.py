@@ -2,7 +2,6 @@
 
 import gzip
 import os
-import re
 import shutil
 from pathlib import Path
 
@@ -239,13 +238,13 @@ def _flip_a_bit(path):
 @pytest.mark.parametrize("damage", [_truncate, _flip_a_bit, lambda path: path.write_bytes(b""),
                                     lambda path: path.write_bytes(np.random.default_rng(1).bytes(5000))],
                          ids=["truncated", "bit-flipped", "empty", "random bytes"])
-def test_a_damaged_cache_is_rebuilt_with_a_note(tiny_dataset, capsys, printed, damage):
+def test_a_damaged_cache_is_rebuilt_with_a_note(tiny_dataset, capsys, unwrap, damage):
     cache_file = _cache_file(tiny_dataset)
     reference = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
     damage(cache_file)
     capsys.readouterr()
     again = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
-    note = printed()
+    note = unwrap(capsys.readouterr().out)
     assert note.count("\n") == 1, "one note"
     assert "was damaged" in note and "decoding the raw files again" in note
     np.testing.assert_array_equal(again.train_images, reference.train_images)
@@ -327,7 +326,7 @@ def test_several_processes_can_fill_an_empty_cache_at_once(tiny_dataset):
 
 @needs_mirror
 @pytest.mark.slow
-def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch):
+def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch, unwrap):
     """Chapter 04 (Fashion-MNIST) with its decoded cache bit-flipped: it rebuilds the cache, says so, and runs."""
     import nbformat
     import papermill
@@ -344,5 +343,5 @@ def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch):
                                kernel_name="python3", progress_bar=False)
     stored = "".join(out.get("text", "") for cell in nbformat.read(output, as_version=4).cells
                      if cell.cell_type == "code" for out in cell.outputs)
-    stored = re.sub(r"\n +", " ", stored)  # join the wrapped note
+    stored = unwrap(stored)
     assert "was damaged" in stored and "decoding the raw files again" in stored

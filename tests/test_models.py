@@ -1,7 +1,6 @@
 """Tests of cnncourse.models: the course's parameter totals, the layer table, the quiz and the diagram."""
 
 import math
-import re
 from functools import lru_cache
 
 import keras
@@ -401,25 +400,24 @@ def test_quiz_accepts_lists_and_a_bare_int_for_flat_shapes(capsys):
     assert summary_quiz(model, answers) is True
 
 
-def test_quiz_wrong_shape_explains_the_output_size_rule(capsys):
+def test_quiz_wrong_shape_explains_the_output_size_rule(capsys, unwrap):
     model = built("mnist_convnet")
     answers = right_answers(model)
     answers[0] = ((28, 28, 32), 320)
     answers[1] = ((26, 26, 32), 0)
     assert summary_quiz(model, answers) is False
-    printed = re.sub(r"\n {4,}", " ", capsys.readouterr().out)  # join the wrapped continuation lines
-    wrong = [line for line in printed.splitlines() if "❌" in line]
+    wrong = [line for line in unwrap(capsys.readouterr().out).splitlines() if "❌" in line]
     assert len(wrong) == 2
     assert "W − F + 1 = 28 − 3 + 1 = 26" in wrong[0] and "26×26×32" in wrong[0]
     assert "floor(W / 2) = floor(26 / 2) = 13" in wrong[1] and "13×13×32" in wrong[1]
 
 
-def test_quiz_same_padding_rule(printed):
+def test_quiz_same_padding_rule(capsys, unwrap):
     model = built("dimension_walk")
     answers = right_answers(model)
     answers[2] = ((12, 12, 8), conv(3, 16, 8))
     assert summary_quiz(model, answers) is False
-    assert "same padding keeps W = 14" in printed()
+    assert "same padding keeps W = 14" in unwrap(capsys.readouterr().out)
 
 
 def test_quiz_wrong_count_shows_the_formula(capsys):

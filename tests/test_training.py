@@ -378,11 +378,11 @@ def test_uses_carved_test_split():
         training.uses_carved_test_split("mnist")
 
 
-def test_reloading_with_different_details_warns(capsys, printed):
+def test_reloading_with_different_details_warns(capsys, unwrap):
     run_tiny(details={"data": "mnist: official test split, carved in two"})
     capsys.readouterr()
     run_tiny(model=tiny_model(), train=False, details={"data": "mnist: original files"})
-    assert "may not be comparable" in printed()
+    assert "may not be comparable" in unwrap(capsys.readouterr().out)
 
 
 def test_a_quiet_run_keeps_its_warnings(capsys):

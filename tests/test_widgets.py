@@ -56,10 +56,10 @@ def test_explorer_passes_fixed_values():
     assert seen["image"] is matrix
 
 
-def test_explorer_shows_an_impossible_setting_as_a_message(printed):
+def test_explorer_shows_an_impossible_setting_as_a_message(capsys, unwrap):
     widgets.explorer(plots.sliding_windows, fixed=dict(input_size=3, padding="valid"),
                      kernel_size=[5, 3], stride=(1, 2))
-    message = printed()
+    message = unwrap(capsys.readouterr().out)
     assert "Not possible" in message and "does not fit" in message
 
 
