@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from cnncourse import ops, _text, training
+from cnncourse import ops, _text, _validate, training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +41,8 @@ def _remedy_helped(run, baseline) -> bool:
 
 def _beats_frozen(accuracy, frozen) -> bool:
     """The transfer chapter's unfreezing exercise: fine-tuning must beat the frozen arm by a point."""
-    accuracy = float(accuracy)
+    accuracy = _validate.number(accuracy, "your accuracy", minimum=0.0, maximum=1.0)
+    frozen = _validate.number(frozen, "frozen (the frozen arm's accuracy)", minimum=0.0, maximum=1.0)
     _text.say(f"your fine-tuned model: {accuracy:.3f}; the frozen arm on the same images: {frozen:.3f}")
     return accuracy >= frozen + 0.01
 

@@ -7,7 +7,9 @@ A *run* is one model trained with one *recipe* (profile, epochs, batch size,
 training images, optimizer). It is stored as two files named after the model
 and the profile, ``<name>.<profile>.weights.h5`` and
 ``<name>.<profile>.history.json`` (per-epoch metrics plus a record: device,
-backend, wall time, date...). A run is reused only for the same recipe, so a
+backend, wall time, date... and the SHA-256 of the weights file and of the
+record itself). Both are verified on every load: a damaged or truncated file
+is refused with its name and how to restore it, never loaded or skipped. A run is reused only for the same recipe, so a
 quick run never stands in for a full one and a 10-epoch run never for a
 25-epoch one.
 
@@ -27,6 +29,7 @@ from the next epoch instead of starting over, and deletes it when done.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import importlib.resources
 import json
 import shutil
@@ -100,6 +103,61 @@ def _json_default(value):
     raise TypeError(f"cannot store {type(value).__name__} in a run record")
 
 
+class DamagedRun(ValueError):
+    """A saved run's file is unreadable or does not match its checksum."""
+
+
+def _checksum(content: dict) -> str:
+    """SHA-256 of a run file's content without its own checksum (keys sorted, so the layout does not matter)."""
+    unsigned = {key: value for key, value in content.items() if key != "checksum"}
+    return hashlib.sha256(json.dumps(unsigned, sort_keys=True, default=_json_default).encode()).hexdigest()
+
+
+def _how_to_restore(path: Path) -> str:
+    path = Path(path)
+    if path.parent == shipped_folder():
+        return (f"restore it with `git checkout -- cnncourse/weights/{path.name}` in a clone, "
+                "or reinstall cnncourse")
+    return (f"delete {path.name} and the run's other files from {_describe_folder(path.parent)}, then train "
+            "the run again (train=True, or `make train-full` for a chapter's full runs)")
+
+
+def damaged(path: Path, problem: str) -> DamagedRun:
+    return DamagedRun(f"the saved run file {Path(path).name} ({_describe_folder(Path(path).parent)}) {problem}: "
+                      f"{_how_to_restore(path)}.")
+
+
+def read_signed(path: Path) -> dict:
+    """A JSON record written by ``write_signed``, verified against the checksum it carries."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise damaged(path, f"cannot be read ({type(error).__name__}: {error})") from None
+    if not isinstance(content, dict):
+        raise damaged(path, "is not a record (a JSON object)")
+    if content.get("checksum") is None:
+        raise damaged(path, "has no checksum (it was saved by an older cnncourse)")
+    if content["checksum"] != _checksum(content):
+        raise damaged(path, "does not match its checksum (it was changed or damaged)")
+    return content
+
+
+def write_signed(path: Path, content: dict) -> None:
+    """Write a JSON record with the checksum of its content, atomically."""
+    content = {**content, "checksum": None}
+    content["checksum"] = _checksum(content)
+    _write_text_atomically(Path(path), json.dumps(content, indent=1, default=_json_default) + "\n")
+
+
+def read_record(path: Path) -> dict:
+    """A run's ``.history.json``, verified against the checksum it carries."""
+    content = read_signed(path)
+    if not isinstance(content.get("history"), dict):
+        raise damaged(path, "is not a run record (no history)")
+    return content
+
+
 def _write_text_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
@@ -135,9 +193,10 @@ def save(model, history, name: str, *, record: dict, folder=None, dtype: str = "
         "run": record,
         "weights": weights_path.name if model is not None else None,
         "weights_dtype": dtype if model is not None else None,
+        "weights_sha256": data.sha256_of(weights_path) if model is not None else None,
     }
     history_path = folder / f"{stem}{HISTORY_SUFFIX}"
-    _write_text_atomically(history_path, json.dumps(content, indent=1, default=_json_default) + "\n")
+    write_signed(history_path, content)
     return history_path
 
 
@@ -182,10 +241,7 @@ def _saved(name: str, folders) -> list[tuple[Path, dict]]:
         for path in sorted(Path(folder).glob(f"{name}.*{HISTORY_SUFFIX}")):
             if path.name[len(name) + 1:-len(HISTORY_SUFFIX)].count(".") != 0:
                 continue  # another model whose name starts with this one
-            try:
-                found.append((path, json.loads(path.read_text())))
-            except (OSError, json.JSONDecodeError) as error:
-                print(f"ignoring the unreadable run file {path.name}: {error}")
+            found.append((path, read_record(path)))  # a damaged file is an error, never skipped in silence
     return found
 
 
@@ -229,7 +285,7 @@ def load(name: str, model=None, *, recipe: dict | None = None, folders=None) -> 
             raise TypeError(f"model must be a Keras model or None, got {type(model).__name__}")
         if not content.get("weights"):
             raise ValueError(f"the saved run {name!r} ({path.name}) has a history but no weights")
-        load_weights(model, path.parent / content["weights"], name)
+        load_weights(model, path.parent / content["weights"], name, content.get("weights_sha256"))
     return {"history": content["history"], "run": content.get("run", {}), "path": path}
 
 
@@ -247,9 +303,12 @@ def describe_origin(path: Path) -> str:
     return _describe_folder(Path(path).parent)
 
 
-def load_weights(model, weights_path: Path, name: str) -> None:
-    if not weights_path.exists():
-        raise FileNotFoundError(f"the weights file {weights_path.name} of the run {name!r} is missing")
+def load_weights(model, weights_path: Path, name: str, sha256: str | None) -> None:
+    """Load a run's weights after checking them against the SHA-256 in its record."""
+    if not weights_path.is_file():
+        raise damaged(weights_path, f"(the weights of the run {name!r}) is missing")
+    if data.sha256_of(weights_path) != sha256:
+        raise damaged(weights_path, f"(the weights of the run {name!r}) does not match the checksum in its record")
     try:
         with warnings.catch_warnings():  # finished runs leave the optimizer out on purpose
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -261,8 +320,12 @@ def load_weights(model, weights_path: Path, name: str) -> None:
         ) from None
 
 
-def ship(names, *, profile: str = "full", source=None, target=None) -> list[Path]:
-    """Copy finished runs from your folder into ``cnncourse/weights`` (to commit them)."""
+def ship(names, *, profile: str = "full", source=None, target=None, with_weights: bool = True) -> list[Path]:
+    """Copy finished runs from your folder into ``cnncourse/weights`` (to commit them).
+
+    ``with_weights=False`` ships only the history and record (a few KB): enough
+    for a chapter's tables and curves when no later cell needs the network.
+    """
     if isinstance(names, str):
         raise TypeError(f"names must be a list of run names, such as [{names!r}]")
     source = Path(source) if source is not None else user_folder()
@@ -274,11 +337,17 @@ def ship(names, *, profile: str = "full", source=None, target=None) -> list[Path
         history_path = source / f"{stem}{HISTORY_SUFFIX}"
         if not history_path.exists():
             raise FileNotFoundError(f"no saved {profile}-profile run {name!r} in {source}; train it first")
-        content = json.loads(history_path.read_text())
-        for file_name in [history_path.name] + ([content["weights"]] if content.get("weights") else []):
-            shutil.copyfile(source / file_name, target / file_name)
-            copied.append(target / file_name)
-            print(f"shipped {file_name} ({(target / file_name).stat().st_size / 1e6:.2f} MB)")
+        content = read_record(history_path)
+        if content.get("weights") and with_weights:
+            shutil.copyfile(source / content["weights"], target / content["weights"])
+            copied.append(target / content["weights"])
+        elif content.get("weights"):
+            content = {**content, "weights": None, "weights_dtype": None, "weights_sha256": None}
+            (target / f"{stem}{WEIGHTS_SUFFIX}").unlink(missing_ok=True)
+        write_signed(target / history_path.name, content)
+        copied.append(target / history_path.name)
+        for path in copied[-2:] if content.get("weights") else copied[-1:]:
+            print(f"shipped {path.name} ({path.stat().st_size / 1e6:.2f} MB)")
     return copied
 
 

@@ -212,6 +212,11 @@ def _count_formula(layer) -> tuple[int, int, str] | None:
         trainable = f"{learned}·{channels:,} = {learned * channels:,} trainable"
         formula = f"{learned + 2}·{channels:,} = {params:,} ({trainable})"
         return params, (learned * channels if layer.trainable else 0), formula
+    elif type(layer).__name__ == "ScaledBias":  # cc.modern's bias: one per channel, plus its on/off switch
+        channels = full_shape[-1]
+        params = channels + 1
+        formula = f"{channels:,} + 1 = {params:,} ({channels:,} trainable)"
+        return params, (channels if layer.trainable else 0), formula
     else:
         return None
     return params, (params if layer.trainable else 0), formula

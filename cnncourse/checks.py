@@ -8,6 +8,7 @@ network stops learning raises ``OutcomeCheckFailed`` and fails CI.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -50,9 +51,11 @@ def expect_at_least(value, *, quick: float, full: float, what: str, profile: str
 
 def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
     """Fail loudly unless ``larger`` exceeds ``smaller`` by ``margin``."""
-    for value in (larger, smaller):
+    for value, name in ((larger, "larger"), (smaller, "smaller"), (margin, "margin")):
         if not _is_number(value) or not np.isfinite(value):
-            raise TypeError(f"expect_greater compares finite numbers, got {value!r}")
+            raise TypeError(f"expect_greater compares finite numbers: {name} is {value!r}")
+    if margin < 0:
+        raise ValueError(f"margin must be 0 or more (how much larger must exceed smaller), got {margin!r}")
     if not larger > smaller + margin:
         raise OutcomeCheckFailed(
             f"❌ {what}: expected {larger:.4f} > {smaller:.4f} + {margin}, and it is not"
@@ -68,9 +71,21 @@ def check(label: str, given, **data) -> None:
     """
     from cnncourse._answers import ANSWERS
 
+    if not isinstance(label, str):
+        raise TypeError(f"label must be the exercise's label as a string, such as 'cifar10-ex-test-leak'; got "
+                        f"{label!r}")
     if label not in ANSWERS:
         raise ValueError(f"no exercise is labelled {label!r}; labels look like 'cifar10-ex-test-leak'")
     entry = ANSWERS[label]
+    needed = sorted({name for function in (entry.expected, entry.given) if callable(function)
+                     for name in list(inspect.signature(function).parameters)[function is entry.given:]})
+    missing, unknown = [name for name in needed if name not in data], sorted(set(data) - set(needed))
+    if missing or unknown:
+        shown = ", ".join(f"{name}={name}" for name in needed)
+        raise TypeError(f"the check {label!r} takes " + (f"the chapter's {shown}" if needed else "only the answer")
+                        + f": call cc.checks.check({label!r}, answer" + (f", {shown}" if needed else "") + ")"
+                        + (f"; missing {', '.join(missing)}" if missing else "")
+                        + (f"; unexpected {', '.join(unknown)}" if unknown else ""))
     if given is not None and given is not Ellipsis and entry.given is not None:
         try:
             given = entry.given(given, **data)

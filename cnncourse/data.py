@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import pickle
 import tarfile
 import tempfile
@@ -316,9 +317,17 @@ class Dataset:
         The test set stays untouched until the very end: choosing epochs or
         models on it would make the final test number optimistic.
         """
+        fraction = _validate.number(fraction, "fraction")
         if not 0 < fraction < 1:
             raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction!r}")
-        held_out = _stratified_indices(self.train_labels, round(fraction * len(self.train_labels)), seed)
+        seed = _validate.integer(seed, "seed", minimum=0, example="0")
+        count = len(self.train_labels)
+        held = round(fraction * count)
+        if not 1 <= held <= count - 1:
+            raise ValueError(f"fraction={fraction!r} of {count:,} training images holds out {held:,}, which leaves "
+                             f"{'no validation' if held < 1 else 'no training'} images; choose a fraction between "
+                             f"{1 / count:.3g} and {1 - 1 / count:.3g}, such as 0.1")
+        held_out = _stratified_indices(self.train_labels, held, seed)
         kept = np.setdiff1d(np.arange(len(self.train_labels)), held_out)
         kept = np.random.default_rng(seed).permutation(kept)
         return (
@@ -470,7 +479,7 @@ def _spec(name) -> DatasetSpec:
     if not isinstance(name, str):
         raise TypeError(f"dataset name must be a string such as 'mnist', got {type(name).__name__}")
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset name {name!r}; choose one of: {', '.join(DATASETS)}")
     return DATASETS[name]
 
 
@@ -496,7 +505,7 @@ def _decoded(spec: DatasetSpec, stored: StoredFormat, paths: dict) -> dict:
         except (DataIntegrityError, OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             _text.say(f"note: the decoded cache {cache_file.name} was damaged ({str(error).splitlines()[0][:120]}); "
                   "decoding the raw files again")
-            cache_file.unlink(missing_ok=True)
+            _remove_damaged(cache_file)
     decoded = stored.decode(paths)
     if stored.shuffle_train and "train" in decoded:
         order = np.random.default_rng(0).permutation(len(decoded["train"][1]))
@@ -504,6 +513,18 @@ def _decoded(spec: DatasetSpec, stored: StoredFormat, paths: dict) -> dict:
     _check_arrays(spec, decoded, f"decoded from {stored.description}")
     _write_cache(cache_file, decoded)
     return decoded
+
+
+def _remove_damaged(cache_file: Path) -> None:
+    """Remove whatever stands where a cache file should be (a damaged file, a folder, a link), or say how."""
+    try:
+        if cache_file.is_dir() and not cache_file.is_symlink():
+            shutil.rmtree(cache_file)
+        else:
+            cache_file.unlink(missing_ok=True)
+    except OSError as error:
+        raise DataIntegrityError(f"the decoded cache {cache_file} is damaged and could not be removed ({error}); "
+                                 "remove it by hand and run again") from None
 
 
 def _check_arrays(spec: DatasetSpec, decoded: dict, origin: str) -> None:
@@ -581,12 +602,14 @@ def _stratified_indices(labels: np.ndarray, size: int, seed: int) -> np.ndarray:
     return rng.permutation(np.concatenate(chosen))
 
 
-def _check_size(value, split: str, available: int):
+def _check_size(value, split: str, available: int | None):
     if value is None:
         return available
     if not _validate.is_integer(value):
         raise TypeError(f"{split}_size must be an int or None, got {value!r}")
-    if not 10 <= value <= available:
+    if value < 10:
+        raise ValueError(f"{split}_size={value} is too small: choose at least 10 images, or None for all of them")
+    if available is not None and value > available:
         raise ValueError(
             f"{split}_size={value} is out of range: choose between 10 and {available:,} "
             f"(the {split} images available), or None for all of them"
@@ -623,8 +646,9 @@ def load(
     spec = _spec(name)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
-    if not _validate.is_integer(seed):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    for size, split in ((train_size, "train"), (test_size, "test")):
+        _check_size(size, split, available=None)  # the kind of value now, before any decoding
     stored, paths, where = locate(name, data_dir, allow_download=allow_download, test_only_fallback=test_only_fallback)
     decoded = _decoded(spec, stored, paths)
     notes = []

@@ -105,11 +105,11 @@ def map_statistics(model, images, layer, *, batch_size: int = 64) -> dict:
     """
     _, extractor = _keras_graph.map_extractor(model, layer)
     batch_size = _validate.positive_int(batch_size, "batch_size", "64")
-    images = np.asarray(images, dtype="float32")
     expected = _keras_graph.model_input_shape(model)
-    if images.ndim != len(expected) + 1 or images.shape[0] < 1:
-        raise ValueError(f"images must be a batch (N, {', '.join(map(str, expected))}); got shape {images.shape}.")
-    _keras_graph.one_image_batch(images[0], expected)  # checks the image shape with the usual message
+    images = _validate.finite_array(images, "images").astype("float32")
+    if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != tuple(expected):
+        raise ValueError(f"images must be a batch (N, {', '.join(map(str, expected))}) as the model expects; "
+                         f"got shape {images.shape}.")
     maps = np.concatenate([
         keras.ops.convert_to_numpy(extractor(images[start:start + batch_size], training=False))
         for start in range(0, len(images), batch_size)

@@ -43,11 +43,7 @@ def _image_shape(input_shape) -> tuple:
 
 def _class_count(num_classes) -> int:
     """Check the number of output classes of a classifier."""
-    if not _validate.is_integer(num_classes):
-        raise TypeError(f"num_classes must be an integer such as 10; got {num_classes!r}.")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2 for a softmax classifier; got {num_classes}.")
-    return num_classes
+    return _validate.class_count(num_classes)
 
 
 def _image_input(input_shape) -> keras.KerasTensor:
@@ -365,6 +361,15 @@ def _small_convnet(*, input_shape=(28, 28, 1), num_classes=10, filters=(32, 64))
     )
 
 
+def _airbench_cifar10(*, input_shape=(32, 32, 3), num_classes=10, widths=(64, 256, 256), convs_per_block=2,
+                     residual=False):
+    """airbench94's whitened, three-block GELU network (chapter 12; ``cc.modern`` holds its pieces)."""
+    from cnncourse import modern
+
+    return modern.build_network({"widths": widths, "convs_per_block": convs_per_block, "residual": residual},
+                                input_shape=_image_shape(input_shape), num_classes=_class_count(num_classes))
+
+
 _BUILDERS = {
     "dropout_maxnorm_cifar10": _dropout_maxnorm_cifar10,
     "mnist_convnet_base": _mnist_convnet_base,
@@ -378,6 +383,7 @@ _BUILDERS = {
     "dense_cifar10": _dense_cifar10,
     "small_dense": _small_dense,
     "small_convnet": _small_convnet,
+    "airbench_cifar10": _airbench_cifar10,
 }
 
 
@@ -408,7 +414,15 @@ def build(name: str, **options) -> keras.Model:
             f"{name} does not accept the option(s) {', '.join(unknown)}; "
             f"the options it accepts are: {', '.join(accepted)}."
         )
-    return builder(**options)
+    try:
+        return builder(**options)
+    except ValueError as error:
+        if "output size would be zero or negative" not in str(error):
+            raise
+        shape = options.get("input_shape", inspect.signature(builder).parameters["input_shape"].default)
+        raise ValueError(f"input_shape {tuple(shape)} is too small for {name}: its convolutions and poolings "
+                         "shrink it below one pixel before the end. Use larger images, such as the default "
+                         f"{inspect.signature(builder).parameters['input_shape'].default}.") from None
 
 
 def largest_weight_norms(model: keras.Model) -> dict:
@@ -421,8 +435,17 @@ def largest_weight_norms(model: keras.Model) -> dict:
     if not isinstance(model, keras.Model):
         raise TypeError(f"largest_weight_norms takes a Keras model, got {type(model).__name__}")
     norms = {}
-    for layer in model.layers:
+    for name, layer in _layers_within(model):
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             kernel = keras.ops.convert_to_numpy(layer.kernel)
-            norms[layer.name] = float(((kernel ** 2).sum(axis=tuple(range(kernel.ndim - 1))) ** 0.5).max())
+            norms[name] = float(((kernel ** 2).sum(axis=tuple(range(kernel.ndim - 1))) ** 0.5).max())
     return norms
+
+
+def _layers_within(model, prefix: str = ""):
+    """Every layer, including those of a model nested inside (a pretrained backbone), named ``backbone/conv1``."""
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _layers_within(layer, f"{prefix}{layer.name}/")
+        else:
+            yield f"{prefix}{layer.name}", layer

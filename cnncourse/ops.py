@@ -123,6 +123,11 @@ def _window_layout(
         before, after = same_padding(input_size, window_size, stride)
         return before, after, math.ceil(input_size / stride)
     zeros_per_side = 0 if padding == "valid" else padding
+    if zeros_per_side > input_size:
+        raise ValueError(
+            f"padding={zeros_per_side} adds more zeros on each side than the {input_name} ({input_size}) has "
+            f"pixels: most windows would see only zeros. Use at most {input_size}, usually much less, or 'same'."
+        )
     padded_size = input_size + 2 * zeros_per_side
     if window_size > padded_size:
         if padding == "valid":
@@ -152,7 +157,10 @@ def _as_float_array(array, name: str) -> np.ndarray:
             f"{name} must hold real numbers (bool, int or float), got dtype "
             f"{array.dtype}. Convert it first, e.g. np.asarray({name}, dtype=float)."
         )
-    return array.astype(np.float64)
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} contains NaN or infinite values; the reference maths needs real numbers")
+    return array
 
 
 def _check_image(image, ndims: tuple[int, ...], shapes: str) -> np.ndarray:
@@ -454,6 +462,10 @@ def shift_images(images, dx, dy) -> np.ndarray:
         raise TypeError(
             f"images must hold numbers (bool, int or float), got dtype {images.dtype}."
         )
+    if images.dtype.kind == "f" and not np.all(np.isfinite(images)):
+        raise ValueError("images contain NaN or infinite pixels; fix or drop those images first")
+    if images.size == 0:
+        raise ValueError(f"images is empty (shape {images.shape}): there is nothing to shift")
     if images.ndim == 2:
         if not (isinstance(dx, Integral) and isinstance(dy, Integral)):
             raise TypeError(

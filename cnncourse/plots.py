@@ -66,8 +66,8 @@ def _legible_points(figure_width: float, points: float) -> float:
 
 def _captioned_grid(images, captions, colours, columns: int, size: float, title: str | None):
     """The one grid every image figure uses: pictures left to right, a caption on each."""
-    if not isinstance(columns, int) or columns < 1:
-        raise ValueError(f"columns must be a positive int, got {columns!r}")
+    columns = _validate.positive_int(columns, "columns", "8")
+    size = _validate.positive_number(size, "size")
     count = len(images)
     columns = min(columns, count)
     rows = int(np.ceil(count / columns))
@@ -97,15 +97,21 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
     A wrong prediction is titled in red as "predicted (true)", so mistakes
     stand out at a glance.
     """
-    images = np.asarray(images)
-    if images.ndim not in (3, 4) or len(images) == 0:
-        raise ValueError(f"images must be a non-empty batch (N, H, W[, C]), got shape {images.shape}")
+    images = _validate.finite_array(images, "images")
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be a batch (N, H, W[, C]), got shape {images.shape}")
     captions = colours = None
     if labels is not None:
+        if isinstance(labels, (str, bytes)) or not hasattr(labels, "__len__") or len(labels) != len(images):
+            raise ValueError(f"labels must give one label per image ({len(images)}), got {labels!r}")
         if class_names is not None:  # labels are class numbers; without names they are captions as they are
-            labels = _validate.class_labels(labels, "labels", len(class_names))
+            numbers = _validate.class_labels(labels, "labels")
+            labels = _validate.class_labels(labels, "labels", len(_validate.class_names(class_names, labels=numbers)))
             if predictions is not None:
                 predictions = _validate.class_labels(predictions, "predictions", len(class_names))
+                _validate.same_length(predictions, labels, "predictions", "labels")
+    elif class_names is not None:
+        _validate.class_names(class_names)
         name = (lambda label: class_names[int(label)]) if class_names is not None else str
         captions, colours = [], []
         for index, label in enumerate(labels[:len(images)]):
@@ -153,6 +159,10 @@ def compare_histories(histories: dict, metric: str = "val_accuracy", title: str 
     """
     if not isinstance(histories, dict) or not histories:
         raise TypeError("histories must be a non-empty dict {label: history}")
+    if chance is not None:
+        chance = _validate.number(chance, "chance", minimum=0.0, maximum=1.0)
+    for label, history in histories.items():
+        _validate.history(history, f"histories[{label!r}]")
     figure, axis = plt.subplots(figsize=(6, 3.4))
     styles = ("-", "--", "-.", ":")  # identical runs still show as two lines
     for number, (label, history) in enumerate(histories.items()):
@@ -226,6 +236,11 @@ def accuracy_vs_shots(rows, *, chance: float | None = None, title: str | None = 
     """
     if not rows or not all(isinstance(row, dict) and {"k", "arm", "test accuracy"} <= set(row) for row in rows):
         raise TypeError("rows must be a non-empty list of dicts with 'k', 'arm' and 'test accuracy'")
+    for row in rows:
+        _validate.positive_int(row["k"], "rows: each row's 'k' (labelled images per class)", "10")
+        _validate.number(row["test accuracy"], "rows: each row's 'test accuracy'", minimum=0.0, maximum=1.0)
+    if chance is not None:
+        chance = _validate.number(chance, "chance", minimum=0.0, maximum=1.0)
     figure, axis = plt.subplots(figsize=(6.4, 4))
     for number, arm in enumerate(dict.fromkeys(row["arm"] for row in rows)):
         shots = sorted({row["k"] for row in rows if row["arm"] == arm})
@@ -254,11 +269,12 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
     With ``normalize`` each row sums to 1, so the diagonal reads as per-class
     accuracy (recall) even when classes have different sizes.
     """
+    for labels, what in ((true_labels, "true_labels"), (predicted_labels, "predicted_labels")):
+        _validate.class_names(class_names, labels=_validate.class_labels(labels, what), labels_what=what)
     count = len(class_names)
     true_labels = _validate.class_labels(true_labels, "true_labels", count)
     predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", count)
-    if true_labels.shape != predicted_labels.shape:
-        raise ValueError(f"got {true_labels.shape} true labels but {predicted_labels.shape} predictions")
+    _validate.same_length(predicted_labels, true_labels, "predicted_labels", "true_labels")
     matrix = np.zeros((count, count))
     np.add.at(matrix, (true_labels, predicted_labels), 1)
     if normalize:
@@ -290,14 +306,11 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
     """
     from cnncourse.training import most_confident_mistakes
 
-    images, probabilities = np.asarray(images), np.asarray(probabilities)
+    images = _validate.finite_array(images, "images")
+    class_names = _validate.class_names(class_names)
     true_labels = _validate.class_labels(true_labels, "true_labels", len(class_names))
-    if probabilities.ndim != 2 or not len(images) == len(true_labels) == len(probabilities):
-        raise ValueError(f"need one label and one row of probabilities per image: got {len(images)} images, "
-                         f"{len(true_labels)} labels and probabilities of shape {probabilities.shape}")
-    if probabilities.shape[1] != len(class_names):
-        raise ValueError(f"probabilities have {probabilities.shape[1]} columns but there are "
-                         f"{len(class_names)} class names")
+    _validate.same_length(true_labels, images, "true_labels", "images")
+    probabilities = _validate.probabilities(probabilities, "probabilities", len(images), len(class_names))
     if indices is None:
         indices = most_confident_mistakes(true_labels, probabilities, count)
     indices = np.asarray(indices, dtype=int)
@@ -314,11 +327,12 @@ def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1),
     """Grouped bars: one group per class, one bar per series (per-class accuracy, one image's outputs...)."""
     if not isinstance(values, dict) or not values:
         raise TypeError("values must be a non-empty dict {label: one number per class}")
-    series = {label: np.asarray(numbers, dtype=float) for label, numbers in values.items()}
+    class_names = _validate.class_names(class_names)
+    series = {label: _validate.finite_array(numbers, f"values[{label!r}]") for label, numbers in values.items()}
     for label, numbers in series.items():
         if numbers.shape != (len(class_names),):
-            raise ValueError(f"{label!r} has shape {numbers.shape}; expected one value per class "
-                             f"({len(class_names)})")
+            raise ValueError(f"values[{label!r}] has shape {numbers.shape}, but class_names has "
+                             f"{len(class_names)} names: give one value per class")
     width = 0.8 / len(series)
     positions = np.arange(len(class_names))
     figure, axis = plt.subplots(figsize=(max(6, 0.7 * len(class_names)), 3.4))
@@ -446,7 +460,8 @@ def displayable(values, method: str = "clip") -> np.ndarray:
     every difference, changes the overall brightness); ``absolute`` keeps the
     strength of a response and drops its sign, which suits edge detectors.
     """
-    values = np.asarray(values, dtype=np.float64)
+    _validate.one_of(method, DISPLAY_METHODS, "method")
+    values = _validate.finite_array(values, "values")
     if method == "clip":
         result = np.clip(values, 0, 255)
     elif method == "rescale":
@@ -463,7 +478,8 @@ def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6
     """The image, then its convolution with each named kernel, shown with ``method``."""
     from cnncourse import ops
 
-    image = np.asarray(image, dtype=np.float64)
+    image = _validate.finite_array(image, "image")
+    _validate.one_of(method, DISPLAY_METHODS, "method")
     if image.ndim != 2:
         raise ValueError(f"filter_gallery takes a grey (H, W) image, got shape {image.shape}")
     if not kernels:
@@ -486,10 +502,11 @@ def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6
 def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap: str = "viridis",
                 title: str | None = None):
     """Show 2-D arrays (kernels, feature maps) side by side, each on its own scale."""
-    matrices = [np.asarray(matrix) for matrix in matrices]
+    matrices = [_validate.finite_array(matrix, "matrices") for matrix in matrices]
     if not matrices or any(matrix.ndim != 2 for matrix in matrices):
         raise ValueError("matrices must be a non-empty list of 2-D arrays")
-    columns = min(columns, len(matrices))
+    columns = min(_validate.positive_int(columns, "columns", "8"), len(matrices))
+    size = _validate.positive_number(size, "size")
     rows = int(np.ceil(len(matrices) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + (0.4 if title else 0)),
                                 squeeze=False)
@@ -636,7 +653,7 @@ def pooling_windows(image, pool_size: int = 2, stride: int | None = None, mode: 
     """
     from cnncourse import ops  # local import keeps `plots` free of a module-level dependency cycle
 
-    image = np.asarray(image)
+    image = _validate.finite_array(image, "image")
     if image.ndim != 2:
         raise ValueError(f"image must be a 2-D matrix (height, width), got shape {image.shape}; "
                          "for one channel of a feature map pass image[:, :, channel].")
@@ -807,7 +824,8 @@ def feature_map_grid(maps, *, columns: int = 8, size: float = 1.1, cmap: str = "
     a map that is zero everywhere (a filter that found nothing in this image,
     after ReLU) is drawn as one flat colour and titled "n: off".
     """
-    maps = np.asarray(maps)
+    maps = _validate.finite_array(maps, "maps")
+    _validate.positive_int(columns, "columns", "8")
     if maps.ndim != 3 or 0 in maps.shape:
         raise ValueError(
             f"maps must be one image's feature maps of shape (height, width, maps), got shape {maps.shape}; "
@@ -840,7 +858,7 @@ def _kernel_array(kernel) -> np.ndarray:
         if not hasattr(kernel, "kernel"):
             raise TypeError(f"layer {kernel.name!r} has no kernel; pass a Conv2D layer or its kernel array.")
         kernel = keras.ops.convert_to_numpy(kernel.kernel)
-    kernel = np.asarray(kernel, dtype="float64")
+    kernel = _validate.finite_array(kernel, "kernel")
     if kernel.ndim != 4 or 0 in kernel.shape:
         raise ValueError(
             "kernel must have the Keras Conv2D layout (height, width, input channels, filters), e.g. "
@@ -866,6 +884,8 @@ def kernel_figure(kernel, *, per_channel: bool = False, filters=None, columns: i
     `filters` picks which filters to show (default: all).
     """
     kernel = _kernel_array(kernel)
+    columns = _validate.positive_int(columns, "columns", "8")
+    size = _validate.positive_number(size, "size")
     height, width, channels, count = kernel.shape
     chosen = list(range(count)) if filters is None else [int(index) for index in filters]
     if not chosen or any(not 0 <= index < count for index in chosen):

@@ -95,6 +95,9 @@ def _pair(value, what: str):
     if not (isinstance(value, (tuple, list)) and len(value) == 2):
         raise TypeError(f"{what} must be an (images, labels) pair, got {type(value).__name__}")
     images, labels = value
+    for part, name in ((images, "images"), (labels, "labels")):
+        if isinstance(part, (str, bytes)) or not hasattr(part, "__len__"):
+            raise TypeError(f"{what} {name} must be an array, got {part!r}")
     if len(images) != len(labels):
         raise ValueError(f"{what} has {len(images)} images but {len(labels)} labels")
     if len(images) == 0:
@@ -102,10 +105,24 @@ def _pair(value, what: str):
     return images, labels
 
 
+def _checked_pair(value, what: str, model):
+    """An (images, labels) pair that fits ``model``: input shape, finite pixels, labels within its classes."""
+    images, labels = _pair(value, what)
+    images = _validate.model_inputs(images, model, f"{what} images")
+    classes = model.output_shape[-1]
+    checked = _validate.class_labels(labels, f"{what} labels", num_classes=classes)
+    if np.ndim(labels) == 2 and np.shape(labels)[1] > 1 and np.shape(labels)[1] != classes:
+        raise ValueError(f"{what} labels are one-hot with {np.shape(labels)[1]} columns, but {model.name!r} has "
+                         f"{classes} outputs")
+    del checked
+    return images, labels
+
+
 def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: int, batch_size: int,
                      name: str | None = None, train: bool = True, save: bool = True,
                      weights_dtype: str = "float32", profile: str | None = None,
-                     details: dict | None = None, verbose: bool = True, callbacks=()) -> TrainingRun:
+                     details: dict | None = None, verbose: bool = True, callbacks=(), outputs: str = "probabilities",
+                     measure=None) -> TrainingRun:
     """Train a compiled model (or reload a saved run of the same recipe), then predict the test set.
 
     - ``train_data``, ``validation_data``, ``test_data``: ``(images, labels)``
@@ -125,6 +142,13 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     - ``callbacks``: more Keras callbacks, such as ``EarlyStopping``; give the
       run its own ``name``, since they change what is trained. A resumed run
       starts them afresh (an early stop counts its patience again).
+    - ``train_data`` may also be a ``keras.utils.PyDataset`` that makes new
+      (augmented) batches each epoch, with ``num_images`` and ``batch_size``.
+    - ``outputs="logits"``: the model ends without a softmax; the test
+      probabilities are the softmax of its outputs.
+    - ``measure``: a function of the trained model returning more numbers
+      (``{"tta accuracy": 0.94}``); they are stored with the run and, on a
+      reload, read back instead of being measured again.
 
     Only ``model.fit`` is timed: data loading and prediction are not training.
     """
@@ -139,11 +163,22 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
         raise TypeError("callbacks must be a list of Keras callbacks, such as "
                         "[keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)]")
-    train_images, train_labels = _pair(train_data, "train_data")
-    validation = _pair(validation_data, "validation_data") if validation_data is not None else None
-    test_images, test_labels = _pair(test_data, "test_data")
+    if isinstance(train_data, keras.utils.PyDataset):
+        train_images, train_labels = train_data, None
+        if getattr(train_data, "batch_size", batch_size) != batch_size:
+            raise ValueError(f"batch_size is {batch_size} but the PyDataset makes batches of {train_data.batch_size}")
+        train_size = _validate.positive_int(getattr(train_data, "num_images", len(train_data) * batch_size),
+                                            "train_data.num_images")
+    else:
+        train_images, train_labels = _checked_pair(train_data, "train_data", model)
+        train_size = len(train_labels)
+    _validate.one_of(outputs, ("probabilities", "logits"), "outputs")
+    if measure is not None and not callable(measure):
+        raise TypeError(f"measure must be a function of the trained model returning a dict, got {measure!r}")
+    validation = _checked_pair(validation_data, "validation_data", model) if validation_data is not None else None
+    test_images, test_labels = _checked_pair(test_data, "test_data", model)
     profile = profile if profile is not None else config.current_profile()
-    recipe = {"profile": profile, "epochs": epochs, "batch_size": batch_size, "train_size": len(train_labels),
+    recipe = {"profile": profile, "epochs": epochs, "batch_size": batch_size, "train_size": train_size,
               "optimizer": _runs.optimizer_description(model)}
     details = dict(details or {})
     say = _text.say if verbose else (lambda text: None)
@@ -174,13 +209,20 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
               f"with {record.get('backend', '?')} in {_minutes(seconds)} ({record.get('saved_at', '?')[:10]})")
     with _quiet_tensorflow_retracing():
         probabilities = np.asarray(model.predict(test_images, batch_size=256, verbose=0))
+    if outputs == "logits":
+        probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(probabilities.astype(np.float32))))
     predictions = probabilities.argmax(axis=1)
     true_labels = _validate.class_labels(test_labels, "test labels")
     accuracy = float(np.mean(predictions == true_labels))
+    if measure is not None and loaded_from is None:
+        measured = measure(model)
+        if not isinstance(measured, dict):
+            raise TypeError(f"measure must return a dict of numbers, got {type(measured).__name__}")
+        details.update(measured)
     run = TrainingRun(
         name=name, model=model, history=history, test_accuracy=accuracy,
         test_probabilities=probabilities, test_predictions=predictions, test_labels=true_labels,
-        seconds=seconds, device=device, profile=profile, train_size=len(train_labels),
+        seconds=seconds, device=device, profile=profile, train_size=train_size,
         details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from,
     )
     if loaded_from is None and save:
@@ -224,8 +266,9 @@ def _train(model, images, labels, validation, name: str, recipe: dict, progress:
     callbacks = [checkpoint, *([EpochProgress(recipe["epochs"], name)] if progress else []), *extra_callbacks]
     started = time.perf_counter()
     if done < recipe["epochs"]:
+        batching = {} if labels is None else {"batch_size": recipe["batch_size"]}  # a PyDataset batches itself
         model.fit(images, labels, validation_data=validation, epochs=recipe["epochs"], initial_epoch=done,
-                  batch_size=recipe["batch_size"], verbose=0, callbacks=callbacks)
+                  verbose=0, callbacks=callbacks, **batching)
     seconds = seconds_before + time.perf_counter() - started
     checkpoint.remove()
     return _validate.history(checkpoint.history), seconds, (done or None)
@@ -284,8 +327,7 @@ def per_class_accuracy(true_labels, predicted_labels, num_classes: int) -> np.nd
     num_classes = _validate.positive_int(num_classes, "num_classes", "10")
     true_labels = _validate.class_labels(true_labels, "true_labels", num_classes)
     predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", num_classes)
-    if true_labels.shape != predicted_labels.shape:
-        raise ValueError(f"got {true_labels.shape} true labels but {predicted_labels.shape} predictions")
+    _validate.same_length(predicted_labels, true_labels, "predicted_labels", "true_labels")
     totals = np.bincount(true_labels, minlength=num_classes).astype(float)
     right = np.bincount(true_labels[true_labels == predicted_labels], minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -304,8 +346,7 @@ def precision_recall_f1(true_labels, predicted_labels, num_classes: int) -> dict
     num_classes = _validate.positive_int(num_classes, "num_classes", "10")
     true_labels = _validate.class_labels(true_labels, "true_labels", num_classes)
     predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", num_classes)
-    if true_labels.shape != predicted_labels.shape:
-        raise ValueError(f"got {true_labels.shape} true labels but {predicted_labels.shape} predictions")
+    _validate.same_length(predicted_labels, true_labels, "predicted_labels", "true_labels")
     hits = np.bincount(true_labels[true_labels == predicted_labels], minlength=num_classes).astype(float)
     predicted = np.bincount(predicted_labels, minlength=num_classes).astype(float)
     support = np.bincount(true_labels, minlength=num_classes)
@@ -319,8 +360,8 @@ def precision_recall_f1(true_labels, predicted_labels, num_classes: int) -> dict
 
 def class_report(true_labels, predicted_labels, class_names) -> ResultsTable:
     """``precision_recall_f1`` as a table: one row per class, then the macro average and the accuracy."""
-    if isinstance(class_names, str) or not all(isinstance(name, str) for name in class_names):
-        raise TypeError("class_names must be a list of class names, such as cifar.class_names")
+    for labels, what in ((true_labels, "true_labels"), (predicted_labels, "predicted_labels")):
+        _validate.class_names(class_names, labels=_validate.class_labels(labels, what), labels_what=what)
     scores = precision_recall_f1(true_labels, predicted_labels, len(class_names))
     rows = [{"class": name, **{key: scores[key][index] for key in ("precision", "recall", "f1", "support")}}
             for index, name in enumerate(class_names)]
@@ -363,11 +404,9 @@ def most_confident_mistakes(true_labels, probabilities, count: int = 16) -> np.n
     These are the most instructive errors: ambiguous images, odd writing,
     sometimes a wrong label in the dataset itself.
     """
-    probabilities = np.asarray(probabilities)
-    true_labels = _validate.class_labels(true_labels, "true_labels")
-    if probabilities.ndim != 2 or len(probabilities) != len(true_labels):
-        raise ValueError(f"probabilities must be (N, classes) for N = {len(true_labels)} labels, "
-                         f"got shape {probabilities.shape}")
+    probabilities = _validate.probabilities(probabilities, "probabilities")
+    true_labels = _validate.class_labels(true_labels, "true_labels", probabilities.shape[1])
+    _validate.same_length(true_labels, probabilities, "true_labels", "probabilities")
     count = _validate.positive_int(count, "count", "16")
     predictions = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predictions != true_labels)

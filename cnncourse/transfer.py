@@ -69,6 +69,11 @@ class WeightsUnavailable(RuntimeError):
 def class_subset(images, labels, classes):
     """The images of the given classes, relabelled 0, 1, ... in the order of ``classes``."""
     labels = _validate.class_labels(labels, "labels")
+    images = _validate.finite_array(images, "images") if not isinstance(images, np.ndarray) or \
+        images.dtype.kind == "f" else images
+    _validate.same_length(images, labels, "images", "labels")
+    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes must be a list of class numbers, such as (5, 6, 7, 8, 9); got {classes!r}")
     classes = [_validate.integer(value, "a class", minimum=0) for value in classes]
     if len(set(classes)) != len(classes) or not classes:
         raise ValueError(f"classes must be distinct class numbers, such as (5, 6, 7, 8, 9); got {classes}")
@@ -92,7 +97,8 @@ def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         if per_class > len(members):
-            raise ValueError(f"class {label} has only {len(members)} images, fewer than per_class={per_class}")
+            raise ValueError(f"labels have only {len(members)} image(s) of class {label}, fewer than "
+                             f"per_class={per_class}")
         chosen.append(rng.permutation(members)[:per_class])
     return np.random.default_rng(seed + 1).permutation(np.concatenate(chosen))
 
@@ -123,14 +129,16 @@ def backbone_record(name: str = "cifar5") -> dict:
     for folder in _folders():
         model_path, record_path = _paths(_backbone_name(name), folder)
         if model_path.exists() and record_path.exists():
-            return {**json.loads(record_path.read_text()), "place": "shipped with the course"
+            return {**_runs.read_signed(record_path), "place": "shipped with the course"
                     if folder == _runs.shipped_folder() else "your cache"}
     raise WeightsUnavailable(_missing_message(name))
 
 
 def _backbone_name(name) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a backbone's name such as 'cifar5', got {name!r}")
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; the course has {', '.join(map(repr, BACKBONES))}")
+        raise ValueError(f"unknown backbone name {name!r}; the course has {', '.join(map(repr, BACKBONES))}")
     return name
 
 
@@ -153,7 +161,7 @@ def load_backbone(name: str = "cifar5") -> keras.Model:
         model_path, record_path = _paths(name, folder)
         if not (model_path.exists() and record_path.exists()):
             continue
-        record = json.loads(record_path.read_text())
+        record = _runs.read_signed(record_path)
         if data.sha256_of(model_path) != record.get("sha256"):
             raise WeightsUnavailable(f"{model_path.name} does not match the checksum in {record_path.name}: "
                                      "the file is damaged or was replaced; train it again or reinstall the course")
@@ -179,6 +187,16 @@ def _rebuilt(model_path: Path, record: dict) -> keras.Model:
     return model
 
 
+def _size(value, what: str, available: int, default):
+    """A subset size: None for the default, else a count from 10 to what is available (never "all but N")."""
+    if value is None:
+        return default
+    value = _validate.integer(value, what, minimum=10, example="2000")
+    if available is not None and value > available:
+        raise ValueError(f"{what}={value} is more than the {available:,} images available; choose at most that")
+    return value
+
+
 def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: int | None):
     dataset_name, classes, default_size, _ = BACKBONES[name]
     loaded = data.load(dataset_name, seed=seed, verbose=False)
@@ -188,7 +206,8 @@ def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: i
               class_subset(loaded.test_images, loaded.test_labels, classes)]
     test_order = np.random.default_rng(seed).permutation(len(splits[2][1]))  # test files may be sorted by class
     splits[2] = (splits[2][0][test_order], splits[2][1][test_order])
-    limits = (train_size or default_size, None, test_size)  # the pool is shuffled already
+    limits = (_size(train_size, "train_size", len(splits[0][1]), default_size), None,
+              _size(test_size, "test_size", len(splits[2][1]), None))  # the pool is shuffled already
     splits = [(images[:limit], labels[:limit]) for (images, labels), limit in zip(splits, limits)]
     if dataset_name == "fashion_mnist":
         splits = [(to_cifar_shape(images), labels) for images, labels in splits]
@@ -206,6 +225,8 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
     ``train=False`` reuses a finished run. Returns the record.
     """
     name = _backbone_name(name)
+    for size, what in ((train_size, "train_size"), (test_size, "test_size")):
+        _size(size, what, available=None, default=None)  # the kind of value now, before loading the data
     _, classes, _, default_epochs = BACKBONES[name]
     epochs = _validate.positive_int(epochs if epochs is not None else default_epochs, "epochs", "15")
     (train_data, validation_data, test_data), class_names, classes = _pretraining_data(name, seed, train_size,
@@ -237,7 +258,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
         "keras": keras.__version__, "date": datetime.date.today().isoformat(),
         "command": f"python -m cnncourse.transfer pretrain {name}", "sha256": data.sha256_of(model_path),
     }
-    record_path.write_text(json.dumps(record, indent=1) + "\n")
+    _runs.write_signed(record_path, record)
     print(f"saved {model_path.name} ({model_path.stat().st_size / 1e6:.2f} MB) and its record")
     return record
 
@@ -257,6 +278,7 @@ def classifier(backbone: keras.Model, num_classes: int) -> keras.Model:
     """
     if not isinstance(backbone, keras.Model):
         raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    num_classes = _validate.class_count(num_classes)
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
     features = backbone(inputs, training=False)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="new_head")(
@@ -274,12 +296,15 @@ def unfreeze(backbone: keras.Model, layers=None, *, batch_norm: bool = False) ->
     running ones, so the network is trained in one regime and tested in
     another. Returns the names of the layers that are now trainable.
     """
-    if not isinstance(batch_norm, bool):
-        raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    _validate.flag(batch_norm, "batch_norm")
     names = [layer.name for layer in backbone.layers]
     if layers is not None:
-        if isinstance(layers, str) or not all(isinstance(name, str) for name in layers):
-            raise TypeError(f"layers must be a list of layer names such as ['block3_conv2'], got {layers!r}")
+        if isinstance(layers, str) or not isinstance(layers, (list, tuple)) or not layers \
+                or not all(isinstance(name, str) for name in layers):
+            raise TypeError(f"layers must be a non-empty list of layer names such as ['block3_conv2'] (or None "
+                            f"for all), got {layers!r}")
         unknown = sorted(set(layers) - set(names))
         if unknown:
             raise ValueError(f"the backbone has no layer(s) {unknown}; its layers are {names}")
@@ -287,7 +312,13 @@ def unfreeze(backbone: keras.Model, layers=None, *, batch_norm: bool = False) ->
     for layer in backbone.layers:
         wanted = layers is None or layer.name in layers
         layer.trainable = wanted and (batch_norm or not isinstance(layer, keras.layers.BatchNormalization))
-    return [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
+    trainable = [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
+    if not trainable:
+        backbone.trainable = False
+        raise ValueError(f"none of the layers {layers} has weights that could learn (pooling, activation and "
+                         "frozen BatchNormalization layers have none): the backbone stays frozen. Name "
+                         f"convolution layers, such as {[name for name in names if 'conv' in name][-2:]}")
+    return trainable
 
 
 def _compiled(model, learning_rate):

@@ -162,10 +162,10 @@ def test_corrupt_download_is_rejected(tiny_dataset, monkeypatch):
 
 
 @pytest.mark.parametrize("arguments, error, message", [
-    (dict(name="imagenet"), ValueError, "unknown dataset 'imagenet'; choose one of: mnist, fashion_mnist, cifar10"),
+    (dict(name="imagenet"), ValueError, "unknown dataset name 'imagenet'; choose one of: mnist, fashion_mnist, cifar10"),
     (dict(name=3), TypeError, "dataset name must be a string"),
     (dict(name="tiny", scale="0-255"), ValueError, "scale must be one of"),
-    (dict(name="tiny", train_size=5), ValueError, "train_size=5 is out of range"),
+    (dict(name="tiny", train_size=5), ValueError, "train_size=5 is too small"),
     (dict(name="tiny", test_size=1000), ValueError, "test_size=1000 is out of range"),
     (dict(name="tiny", train_size=12.5), TypeError, "train_size must be an int"),
     (dict(name="tiny", seed="zero"), TypeError, "seed must be an int"),
@@ -345,3 +345,22 @@ def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch, unwrap):
                      if cell.cell_type == "code" for out in cell.outputs)
     stored = unwrap(stored)
     assert "was damaged" in stored and "decoding the raw files again" in stored
+
+
+@pytest.mark.parametrize("standing_in", ["folder", "folder with files", "broken link"])
+def test_whatever_stands_in_the_cache_files_place_is_cleared_and_healed(tiny_dataset, capsys, standing_in):
+    cache_file = _cache_file(tiny_dataset)
+    reference = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    cache_file.unlink()
+    if standing_in == "broken link":
+        cache_file.symlink_to(tiny_dataset / "nowhere")
+    else:
+        cache_file.mkdir()
+        if standing_in == "folder with files":
+            (cache_file / "inside.txt").write_text("x")
+    if standing_in != "broken link":  # a dangling link does not "exist": the loader simply writes the file
+        again = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+        assert "was damaged" in capsys.readouterr().out
+        np.testing.assert_array_equal(again.train_images, reference.train_images)
+    data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    assert cache_file.is_file() and "damaged" not in capsys.readouterr().out, "healed: a real cache file again"

@@ -48,6 +48,7 @@ def test_names_lists_every_model_in_course_order():
         "dense_cifar10",
         "small_dense",
         "small_convnet",
+        "airbench_cifar10",
     ]
 
 
@@ -64,6 +65,7 @@ TOTALS = {
     "dense_cifar10": 1_707_274,
     "small_dense": 50_890,
     "small_convnet": 50_186,
+    "airbench_cifar10": 1_973_951,  # 1,971,352 trainable, as airbench94; the rest: frozen whitening, BN statistics
 }
 
 
@@ -77,7 +79,9 @@ def test_totals_through_keras_and_layer_table(name):
     table = layer_table(model)
     assert model.count_params() == TOTALS[name]
     assert table.total == TOTALS[name]
-    frozen = 896 if name == "transfer_backbone" else 0  # BatchNormalization's running means and variances
+    frozen = {"transfer_backbone": 896,  # BatchNormalization's running means and variances
+              "airbench_cifar10": 2 * (2 * 64 + 4 * 256) + 2 * 2 * 3 * 24 + 7,  # those, the fixed whitening
+              }.get(name, 0)                                                  # filters and 7 bias switches
     assert table.trainable == TOTALS[name] - frozen and table.non_trainable == frozen
     if not frozen:
         assert str(table).splitlines()[-1] == f"Total: {TOTALS[name]:,} parameters ({TOTALS[name]:,} trainable)"

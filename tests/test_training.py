@@ -296,7 +296,7 @@ def test_per_class_accuracy():
     assert np.isnan(accuracy[3]), "a class without test images has no accuracy"
     with pytest.raises(ValueError, match="only 2 classes"):
         training.per_class_accuracy([0, 2], [0, 1], num_classes=2)
-    with pytest.raises(ValueError, match="true labels"):
+    with pytest.raises(ValueError, match="predicted_labels has 1 entries but true_labels has 2"):
         training.per_class_accuracy([0, 1], [0], num_classes=2)
 
 
@@ -315,7 +315,7 @@ def test_precision_of_a_class_never_predicted_is_nan_not_zero():
     scores = training.precision_recall_f1([0, 1, 2], [0, 0, 0], 4)
     assert np.isnan(scores["precision"][1]) and scores["recall"][1] == 0
     assert np.isnan(scores["recall"][3]) and np.isnan(scores["f1"][3])  # no image of class 3 at all
-    with pytest.raises(ValueError, match="predictions"):
+    with pytest.raises(ValueError, match="predicted_labels has 3 entries"):
         training.precision_recall_f1([0, 1], [0, 1, 1], 2)
 
 
@@ -325,7 +325,7 @@ def test_class_report_rows_and_averages():
     assert table.rows[0]["precision"] == 1.0 and table.rows[1]["precision"] == pytest.approx(2 / 3)
     assert table.rows[2]["recall"] == pytest.approx(0.75) and table.rows[3]["f1"] == pytest.approx(0.75)
     assert "macro average" in table.to_text() and "<table" in table._repr_html_()
-    with pytest.raises(TypeError, match="class names"):
+    with pytest.raises(TypeError, match="class_names must be a non-empty list of strings"):
         training.class_report([0], [0], "cat")
 
 
@@ -334,7 +334,7 @@ def test_most_confident_mistakes_orders_by_confidence():
     labels = np.array([0, 0, 0, 1, 1])
     np.testing.assert_array_equal(training.most_confident_mistakes(labels, probabilities), [3, 1, 2])
     np.testing.assert_array_equal(training.most_confident_mistakes(labels, probabilities, count=1), [3])
-    with pytest.raises(ValueError, match="probabilities must be"):
+    with pytest.raises(ValueError, match="true_labels has 2 entries but probabilities has 5"):
         training.most_confident_mistakes(labels[:2], probabilities)
     with pytest.raises(ValueError, match="count"):
         training.most_confident_mistakes(labels, probabilities, count=0)
@@ -390,3 +390,63 @@ def test_a_quiet_run_keeps_its_warnings(capsys):
     assert capsys.readouterr().out == "", "a quiet run prints no epoch lines, load notes or accuracy"
     run_tiny(verbose=False, train=False, name="never_saved")
     assert "no saved run of 'never_saved'" in capsys.readouterr().out, "the warning is still printed"
+
+
+# ---------------------------------------------------------------- saved runs are verified on every load
+
+
+def _flip_bytes(path, count=64):
+    content = bytearray(path.read_bytes())
+    for offset in range(count):
+        content[len(content) // 2 + offset] ^= 0xFF
+    path.write_bytes(bytes(content))
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize("damage", [_flip_bytes, _truncate], ids=["64 flipped bytes", "truncated"])
+def test_damaged_weights_are_refused_with_their_name_and_the_fix(private_cache, damage):
+    run_tiny()
+    damage(private_cache / "tiny_run.quick.weights.h5")
+    with pytest.raises(_runs.DamagedRun, match=r"tiny_run\.quick\.weights\.h5 .*checksum.*train the run again"):
+        run_tiny(model=tiny_model(), train=False)
+
+
+@pytest.mark.parametrize("damage", [_truncate, lambda path: path.write_text(path.read_text().replace("0.", "0.9", 1)),
+                                    lambda path: path.write_text("")],
+                         ids=["truncated", "a number changed", "empty"])
+def test_a_damaged_history_is_an_error_never_a_silent_retraining(private_cache, damage, capsys):
+    run_tiny()
+    damage(private_cache / "tiny_run.quick.history.json")
+    capsys.readouterr()
+    with pytest.raises(_runs.DamagedRun, match=r"tiny_run\.quick\.history\.json"):
+        run_tiny(model=tiny_model(), train=False)
+    assert "training it now" not in capsys.readouterr().out
+
+
+def test_every_shipped_run_and_backbone_matches_its_checksums():
+    shipped = _runs.shipped_folder()
+    histories = sorted(shipped.glob("*.history.json"))
+    assert histories, "the package ships runs"
+    for path in histories:
+        content = _runs.read_record(path)
+        if content["weights"]:
+            from cnncourse import data
+            assert data.sha256_of(shipped / content["weights"]) == content["weights_sha256"], path.name
+    for path in shipped.glob("*_backbone.json"):
+        _runs.read_signed(path)
+
+
+def test_a_shipped_run_with_a_damaged_file_names_the_git_command(tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "weights"
+    shutil.copytree(_runs.shipped_folder(), copy)
+    monkeypatch.setattr(_runs, "shipped_folder", lambda: copy)
+    _flip_bytes(copy / "mnist_convnet.full.weights.h5")
+    from cnncourse import models
+
+    with pytest.raises(_runs.DamagedRun, match="git checkout -- cnncourse/weights/mnist_convnet.full.weights.h5"):
+        _runs.load("mnist_convnet", models.build("mnist_convnet"))

@@ -31,7 +31,7 @@ def test_few_shot_is_balanced_and_nested():
     assert np.bincount(labels[small]).tolist() == [2, 2, 2] and np.bincount(labels[large]).tolist() == [5, 5, 5]
     assert set(small) <= set(large), "a larger k adds images to the smaller set"
     assert set(transfer.few_shot(labels, 2, seed=5)) != set(small)
-    with pytest.raises(ValueError, match="only 20 images"):
+    with pytest.raises(ValueError, match="only 20 image"):
         transfer.few_shot(labels, 21)
 
 

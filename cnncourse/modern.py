@@ -1,0 +1,646 @@
+"""How convnets are trained today: a fast CIFAR-10 recipe, one idea per function.
+
+This is a Keras 3 port of ``airbench94`` (Jordan, 2024), which reaches 94 %
+on CIFAR-10 in under 10 epochs. Every hyperparameter sits in ``RECIPE``; each
+trick is one small function or class below, in the order chapter 12 teaches
+them:
+
+- ``standardize`` and ``whitening_kernel``: a frozen first convolution whose
+  filters decorrelate 2x2 patches (eigenvectors of their covariance);
+- ``IdentityInit``: 3x3 convolutions that start as the identity;
+- ``ScaledBias``: BatchNorm biases that learn 64 times faster (Keras has
+  no per-variable learning rate, so the bias is reparametrised);
+- ``TriangleSchedule``: linear warm-up, then linear decay, per step;
+- ``AugmentedBatches``: alternating flips and reflect-padded translations;
+- ``Lookahead``: weight averaging that grows stronger towards the end;
+- ``predict_logits``: test-time augmentation (flip and 1-pixel shifts).
+
+``build_network`` assembles the network (``cc.models.build("airbench_cifar10")``
+calls it), ``compile_network`` the optimizer and loss, ``train`` one run.
+Only ``keras``, ``keras.ops`` and NumPy are used: every backend runs it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from cnncourse import _validate
+
+__all__ = ["ABLATIONS", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "ScaledBias",
+           "TriangleSchedule", "build_network", "compile_network", "predict_logits", "recipe_with",
+           "standardize", "whitening_kernel"]
+
+# airbench94's hyperparameters, in the course's words. Rates and decay are per
+# 1024 images and independent of the momentum, as in the paper (see compile_network).
+RECIPE = {
+    "epochs": 10,
+    "batch_size": 1024,
+    "learning_rate": 11.5,            # per 1024 images, momentum taken out (airbench's convention)
+    "momentum": 0.85,                 # Nesterov
+    "weight_decay": 0.0153,           # per 1024 images, coupled with the gradient as in PyTorch's SGD
+    "bias_lr_multiplier": 64.0,       # BatchNorm biases learn this much faster
+    "label_smoothing": 0.2,
+    "schedule": (0.2, 0.23, 0.07),    # learning rate: starts at 0.2x, peaks (1x) at 23 % of the steps, ends at 0.07x
+    "whiten_bias_epochs": 3,          # the whitening layer's bias learns for this many epochs, then stops
+    "flip": "alternating",            # "alternating" (every image mirrored every other epoch), "random" or "none"
+    "translate": 2,                   # random shifts of up to this many pixels, reflect-padded
+    "lookahead": True,                # weight averaging from epoch 3 on, every 5 steps
+    "tta_level": 2,                   # test-time augmentation: 0 none, 1 mirror, 2 mirror and 1-pixel shifts
+    "widths": (64, 256, 256),         # filters of the three blocks
+    "convs_per_block": 2,
+    "batchnorm_momentum": 0.6,        # Keras convention: the share of the old running average kept
+    "logit_scale": 1 / 9,             # the output layer's logits are multiplied by this
+    "whitening": True,
+    "identity_init": True,
+    "residual": False,                # the skip-connection variant of chapter 12
+}
+
+# One ingredient removed at a time (chapter 12's ablation table).
+ABLATIONS = {
+    "no_whitening": {"whitening": False},
+    "no_identity_init": {"identity_init": False},
+    "no_bias_lr": {"bias_lr_multiplier": 1.0},
+    "no_label_smoothing": {"label_smoothing": 0.0},
+    "random_flip": {"flip": "random"},
+    "no_translate": {"translate": 0},
+    "no_lookahead": {"lookahead": False},
+}
+
+LOOKAHEAD = {"start_epoch": 3, "every": 5, "decay": 0.95, "power": 3.0}
+WHITENING_PATCH = 2
+WHITENING_EPSILON = 5e-4
+
+
+def recipe_with(**changes) -> dict:
+    """``RECIPE`` with some entries changed; an unknown or misspelt key is an error, not ignored."""
+    unknown = sorted(set(changes) - set(RECIPE))
+    if unknown:
+        raise ValueError(f"unknown recipe entries {', '.join(map(repr, unknown))}; the recipe has: "
+                         f"{', '.join(RECIPE)}")
+    recipe = {**RECIPE, **changes}
+    _validate.one_of(recipe["flip"], ("alternating", "random", "none"), "recipe['flip']")
+    _validate.integer(recipe["translate"], "recipe['translate']", minimum=0, example="2")
+    _validate.one_of(recipe["tta_level"], (0, 1, 2), "recipe['tta_level']")
+    recipe["widths"] = _validate.positive_ints(recipe["widths"], "recipe['widths']", 3, "(64, 256, 256)")
+    for key in ("epochs", "batch_size", "convs_per_block"):
+        _validate.positive_int(recipe[key], f"recipe[{key!r}]")
+    for key in ("learning_rate", "bias_lr_multiplier", "logit_scale"):
+        if _validate.number(recipe[key], f"recipe[{key!r}]") <= 0:
+            raise ValueError(f"recipe[{key!r}] must be positive, got {recipe[key]!r}")
+    _validate.number(recipe["momentum"], "recipe['momentum']", minimum=0.0, maximum=0.99)
+    _validate.number(recipe["weight_decay"], "recipe['weight_decay']", minimum=0.0)
+    _validate.number(recipe["label_smoothing"], "recipe['label_smoothing']", minimum=0.0, maximum=0.99)
+    return recipe
+
+
+# ---------------------------------------------------------------- whitening
+
+
+def standardize(images, mean=None, std=None):
+    """Images with each colour channel at mean 0 and standard deviation 1.
+
+    Returns ``(standardized, mean, std)``; pass the training images' ``mean``
+    and ``std`` when standardizing the test images, so both see one scale.
+    """
+    images = _validate.images(images, "images", channels=None)
+    if mean is None:
+        mean, std = images.mean(axis=(0, 1, 2)), images.std(axis=(0, 1, 2))
+    mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    if np.any(std == 0) and mean.shape == (images.shape[-1],):
+        raise ValueError(f"images have a channel with no variation at all (std {std}); standardizing would "
+                         "divide by zero: are the images blank?")
+    if mean.shape != (images.shape[-1],) or std.shape != (images.shape[-1],) or np.any(std <= 0):
+        raise ValueError(f"mean and std must hold one value per channel ({images.shape[-1]}) and std must be "
+                         f"positive; got mean {mean!r}, std {std!r}")
+    return ((images - mean) / std).astype(np.float32), mean, std
+
+
+def patches(images, size: int = WHITENING_PATCH) -> np.ndarray:
+    """Every ``size`` x ``size`` patch of every image, flattened in (row, column, channel) order."""
+    images = _validate.images(images, "images", channels=None)
+    windows = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(1, 2))
+    # (N, rows, columns, channels, size, size) -> (patches, size * size * channels)
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, size * size * images.shape[-1])
+
+
+def whitening_kernel(images, size: int = WHITENING_PATCH, epsilon: float = WHITENING_EPSILON) -> np.ndarray:
+    """Filters that make image patches uncorrelated, with unit variance: a (size, size, C, 2 * size² * C) kernel.
+
+    The covariance of the training images' patches has eigenvectors (the
+    directions in which patches vary) and eigenvalues (how much). A filter
+    along each eigenvector, divided by the square root of its eigenvalue,
+    gives outputs that are uncorrelated and of variance 1: every direction
+    starts on an equal footing. The negated filters follow, so that a GELU
+    after them keeps both signs of each direction.
+    """
+    size = _validate.positive_int(size, "size", "2")
+    epsilon = _validate.number(epsilon, "epsilon", minimum=0.0)
+    flat = patches(images, size).astype(np.float64)
+    covariance = flat.T @ flat / len(flat)
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)  # ascending
+    eigenvalues, eigenvectors = eigenvalues[::-1], eigenvectors[:, ::-1]
+    filters = eigenvectors / np.sqrt(np.maximum(eigenvalues, 0) + epsilon)
+    channels = flat.shape[1] // (size * size)
+    kernel = filters.reshape(size, size, channels, -1)
+    return np.concatenate([kernel, -kernel], axis=-1).astype(np.float32)
+
+
+# ---------------------------------------------------------------- layers and initializers
+
+
+class IdentityInit(keras.initializers.Initializer):
+    """A convolution kernel whose first filters copy their input channel through unchanged.
+
+    Filter ``i`` (for ``i`` below the number of input channels) has a single 1
+    at its centre, on channel ``i``: a fresh convolution then passes its input
+    on, like a skip connection, and learning starts from "change nothing".
+    The other filters are random, as PyTorch initialises a convolution.
+    """
+
+    def __call__(self, shape, dtype=None):
+        height, width, channels_in, channels_out = shape
+        kernel = ops.convert_to_numpy(_torch_like_uniform()(shape, dtype="float32")).copy()
+        identity = min(channels_in, channels_out)
+        kernel[:, :, :, :identity] = 0
+        kernel[height // 2, width // 2, np.arange(identity), np.arange(identity)] = 1
+        return ops.convert_to_tensor(kernel, dtype=dtype or "float32")
+
+
+def _torch_like_uniform():
+    """PyTorch's default weights for a convolution or dense layer: uniform in ±1/sqrt(fan_in)."""
+    return keras.initializers.VarianceScaling(scale=1 / 3, mode="fan_in", distribution="uniform")
+
+
+class ScaledBias(layers.Layer):
+    """Adds a learned bias per channel that learns ``multiplier`` times faster than the other weights.
+
+    Keras optimizers have one learning rate for every weight. Storing the bias
+    as ``b / sqrt(m)`` and multiplying it back by ``sqrt(m)`` in the forward
+    pass changes nothing in what the layer computes, but the gradient with
+    respect to the stored number is ``sqrt(m)`` times larger and a step in it
+    moves the bias ``sqrt(m)`` times further: ``m`` times the plain step. The
+    weight decay (an L2 penalty on the stored number) shrinks ``b`` by the
+    same fraction as any other weight.
+
+    ``learning`` is a switch the ``FreezeBias`` callback turns off: the bias
+    then keeps its value and gets no more gradient.
+    """
+
+    def __init__(self, multiplier: float = 1.0, l2: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.multiplier = float(multiplier)
+        self.l2 = float(l2)
+
+    def build(self, input_shape):
+        self.stored = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="stored_bias",
+                                      regularizer=keras.regularizers.L2(self.l2) if self.l2 else None)
+        self.learning = self.add_weight(shape=(), initializer="ones", trainable=False, name="learning")
+
+    def call(self, inputs):
+        stored = self.learning * self.stored + (1 - self.learning) * ops.stop_gradient(self.stored)
+        return inputs + math.sqrt(self.multiplier) * stored
+
+    @property
+    def bias(self):
+        """The bias the layer adds (what a plain bias variable would hold)."""
+        return math.sqrt(self.multiplier) * ops.convert_to_numpy(self.stored)
+
+    def get_config(self):
+        return {**super().get_config(), "multiplier": self.multiplier, "l2": self.l2}
+
+
+# ---------------------------------------------------------------- the network
+
+
+def _l2(recipe: dict) -> float:
+    """The L2 penalty whose gradient is airbench's weight decay, coupled as in PyTorch's SGD.
+
+    airbench94's PyTorch SGD adds a multiple of each weight to its gradient
+    *before* the momentum; per step the weights shrink by ``weight_decay``
+    (per 1024 images) times the schedule, whatever the learning rate. With
+    the mean loss and the rate of ``learning_rate(recipe)``, an L2 penalty
+    ``c * w**2`` gives exactly that for ``c = weight_decay / (2 * learning_rate)``.
+    Keras's own ``weight_decay=`` would instead shrink the weights apart from
+    the momentum step (decoupled, as AdamW does): a different optimizer.
+    """
+    return recipe["weight_decay"] / (2 * recipe["learning_rate"])
+
+
+def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_classes: int = 10,
+                  name: str = "airbench_cifar10") -> keras.Model:
+    """airbench94's network: whitening, three conv-pool-BatchNorm-GELU blocks, a max and a linear layer.
+
+    ``recipe`` entries used: ``widths``, ``convs_per_block``, ``whitening``,
+    ``identity_init``, ``residual``, ``bias_lr_multiplier``,
+    ``batchnorm_momentum``, ``logit_scale``, and the weight decay. The output
+    is logits (no softmax): the loss and test-time augmentation work on them.
+    The whitening kernel is set from data afterwards, by ``set_whitening``.
+    """
+    recipe = recipe_with(**(recipe or {}))
+    input_shape = _validate.positive_ints(input_shape, "input_shape", 3, "(32, 32, 3)")
+    smallest = WHITENING_PATCH + 2 ** len(recipe["widths"]) - 1
+    if min(input_shape[:2]) < smallest:
+        raise ValueError(f"input_shape {input_shape} is too small for this network: the {WHITENING_PATCH}x"
+                         f"{WHITENING_PATCH} whitening and {len(recipe['widths'])} 2x2 poolings need at least "
+                         f"{smallest}x{smallest} pixels")
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2, example="10")
+    l2 = keras.regularizers.L2(_l2(recipe))
+    conv_init = IdentityInit() if recipe["identity_init"] else _torch_like_uniform()
+
+    def batch_norm(x, label):
+        x = layers.BatchNormalization(momentum=recipe["batchnorm_momentum"], epsilon=1e-12, center=False,
+                                      scale=False, name=f"{label}_norm")(x)
+        return ScaledBias(recipe["bias_lr_multiplier"], l2=_l2(recipe), name=f"{label}_bias")(x)
+
+    def conv(x, filters, label):
+        return layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=conv_init,
+                             kernel_regularizer=l2, name=label)(x)
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    patch_filters = 2 * WHITENING_PATCH**2 * input_shape[-1]
+    x = layers.Conv2D(patch_filters, WHITENING_PATCH, use_bias=False, trainable=not recipe["whitening"],
+                      kernel_initializer=_torch_like_uniform(), name="whiten")(inputs)
+    x = ScaledBias(1.0, name="whiten_bias")(x)
+    x = layers.Activation("gelu", name="whiten_gelu")(x)
+    for block, width in enumerate(recipe["widths"], start=1):
+        label = f"block{block}"
+        x = conv(x, width, f"{label}_conv1")
+        x = layers.MaxPooling2D(2, name=f"{label}_pool")(x)
+        x = batch_norm(x, f"{label}_conv1")
+        x = layers.Activation("gelu", name=f"{label}_gelu1")(x)
+        shortcut = x
+        for index in range(2, recipe["convs_per_block"] + 1):
+            x = conv(x, width, f"{label}_conv{index}")
+            x = batch_norm(x, f"{label}_conv{index}")
+            x = layers.Activation("gelu", name=f"{label}_gelu{index}")(x)
+        if recipe["residual"]:
+            x = layers.Add(name=f"{label}_skip")([shortcut, x])
+    x = layers.GlobalMaxPooling2D(name="global_max")(x)
+    x = layers.Dense(num_classes, use_bias=False, kernel_initializer=_torch_like_uniform(),
+                     kernel_regularizer=l2, name="logits")(x)
+    outputs = layers.Rescaling(recipe["logit_scale"], name="logit_scale")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def set_whitening(model: keras.Model, images) -> np.ndarray:
+    """Compute the whitening kernel from (standardized) training images and put it in the first layer."""
+    layer = model.get_layer("whiten")
+    kernel = whitening_kernel(images, size=layer.kernel.shape[0])
+    if tuple(kernel.shape) != tuple(layer.kernel.shape):
+        raise ValueError(f"the images have {kernel.shape[2]} channels but the network expects "
+                         f"{layer.kernel.shape[2]}")
+    layer.kernel.assign(kernel)
+    return kernel
+
+
+# ---------------------------------------------------------------- optimization
+
+
+class TriangleSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The learning rate at each step: a straight rise to the peak, then a straight fall.
+
+    It starts at ``start`` times the peak rate, reaches the peak after
+    ``peak_at`` of the steps and ends at ``end`` times the peak at the last
+    step. A short warm-up lets BatchNorm's statistics settle before the big
+    steps; the long decay lets the weights settle into a minimum.
+    """
+
+    def __init__(self, peak_rate: float, total_steps: int, start: float = 0.2, peak_at: float = 0.23,
+                 end: float = 0.07):
+        self.peak_rate = _validate.positive_number(peak_rate, "peak_rate")
+        self.total_steps = _validate.positive_int(total_steps, "total_steps", "480")
+        self.start = _validate.number(start, "start", minimum=0.0)
+        self.peak_at = _validate.number(peak_at, "peak_at", minimum=0.0, maximum=1.0)
+        self.end = _validate.number(end, "end", minimum=0.0)
+        self.peak_step = max(1, int(self.peak_at * self.total_steps))
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        rising = self.start + (1 - self.start) * step / self.peak_step
+        falling = 1 + (self.end - 1) * (step - self.peak_step) / max(1, self.total_steps - self.peak_step)
+        return self.peak_rate * ops.where(step < self.peak_step, rising, falling)
+
+    def get_config(self):
+        return {"peak_rate": self.peak_rate, "total_steps": self.total_steps, "start": self.start,
+                "peak_at": self.peak_at, "end": self.end}
+
+
+def learning_rate(recipe: dict) -> float:
+    """Keras's peak learning rate (for the batch's mean loss), from airbench's rate per 1024 images.
+
+    airbench sums the loss over the batch and gives the rate per 1024
+    images; we average the loss (it reads better), so the rate is
+    multiplied by the batch size. With Nesterov momentum m and steady
+    gradients, SGD's steps grow to about ``1 + 1 / (1 - m)`` times the
+    gradient; dividing by that keeps the step independent of m.
+    """
+    return recipe["learning_rate"] * recipe["batch_size"] / (1024 * (1 + 1 / (1 - recipe["momentum"])))
+
+
+def compile_network(model: keras.Model, recipe: dict, steps_per_epoch: int) -> keras.Model:
+    """Nesterov SGD on the label-smoothed cross-entropy, with the triangle schedule."""
+    recipe = recipe_with(**recipe)
+    steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", "48")
+    start, peak_at, end = recipe["schedule"]
+    schedule = TriangleSchedule(learning_rate(recipe), recipe["epochs"] * steps_per_epoch, start, peak_at, end)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=recipe["momentum"], nesterov=True),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe["label_smoothing"]),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """Training batches with a new flip and shift for every image in every epoch (no ``tf.data``).
+
+    - ``flip="alternating"``: half the images, chosen once, start mirrored;
+      after that every image is mirrored in every other epoch. Over two
+      epochs each image is seen both ways, which random flips only promise
+      on average.
+    - ``translate=t``: each image is padded by ``t`` pixels (reflecting its
+      edge) and a random 32x32 window is cut out: shifts of -t to t pixels.
+
+    The epoch's augmentation depends only on ``seed`` and the epoch number,
+    so a resumed training sees the same images it would have seen. Keras
+    tells the batches the epoch through ``follow_epochs()``, a callback.
+    Labels come one-hot (the label-smoothed loss needs them so).
+    """
+
+    def __init__(self, images, labels, *, batch_size: int, num_classes: int = 10, flip: str = "alternating",
+                 translate: int = 2, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.images = _validate.images(images, "images", channels=None)
+        num_classes = _validate.positive_int(num_classes, "num_classes", "10")
+        labels = _validate.class_labels(labels, "labels", num_classes)
+        if len(labels) != len(self.images):
+            raise ValueError(f"got {len(self.images)} images but {len(labels)} labels")
+        self.labels = np.eye(num_classes, dtype=np.float32)[labels]
+        self.batch_size = _validate.positive_int(batch_size, "batch_size", "1024")
+        if self.batch_size > len(self.images):
+            raise ValueError(f"batch_size {batch_size} is larger than the {len(self.images)} images; "
+                             "every batch would be incomplete and dropped")
+        self.flip = _validate.one_of(flip, ("alternating", "random", "none"), "flip")
+        self.translate = _validate.integer(translate, "translate", minimum=0, example="2")
+        self.seed = _validate.integer(seed, "seed", minimum=0, example="0")
+        self.padded = np.pad(self.images, ((0, 0), (self.translate,) * 2, (self.translate,) * 2, (0, 0)),
+                             mode="reflect") if self.translate else self.images
+        self.starts_mirrored = np.random.default_rng([self.seed, 1]).random(len(self.images)) < 0.5
+        self.epoch = 0
+        self._prepare()
+
+    def __len__(self):
+        return len(self.images) // self.batch_size  # the last, incomplete batch is dropped, as in airbench
+
+    @property
+    def num_images(self) -> int:
+        return len(self.images)
+
+    def mirrored(self, epoch: int) -> np.ndarray:
+        """Which images are mirrored in ``epoch`` (a boolean per image)."""
+        if self.flip == "none":
+            return np.zeros(len(self.images), bool)
+        if self.flip == "random":
+            return np.random.default_rng([self.seed, 2, epoch]).random(len(self.images)) < 0.5
+        return self.starts_mirrored ^ bool(epoch % 2)
+
+    def shifts(self, epoch: int) -> np.ndarray:
+        """Each image's (down, right) shift in ``epoch``, in pixels."""
+        return np.random.default_rng([self.seed, 3, epoch]).integers(
+            -self.translate, self.translate + 1, size=(len(self.images), 2))
+
+    def _prepare(self):
+        rng = np.random.default_rng([self.seed, 4, self.epoch])
+        self.order = rng.permutation(len(self.images))
+        self.epoch_shifts = self.shifts(self.epoch) + self.translate
+        self.epoch_mirrored = self.mirrored(self.epoch)
+
+    def on_epoch_begin(self):
+        self._prepare()
+
+    def __getitem__(self, index):
+        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        size = self.images.shape[1]
+        rows = self.epoch_shifts[chosen, 0, None] + np.arange(size)
+        columns = self.epoch_shifts[chosen, 1, None] + np.arange(size)
+        columns = np.where(self.epoch_mirrored[chosen, None], columns[:, ::-1], columns)
+        batch = self.padded[chosen[:, None, None], rows[:, :, None], columns[:, None, :]]
+        return batch, self.labels[chosen]
+
+    def follow_epochs(self) -> keras.callbacks.Callback:
+        """A callback that tells these batches which epoch is starting (before they are drawn)."""
+        batches = self
+
+        class FollowEpochs(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                batches.epoch = epoch
+
+        return FollowEpochs()
+
+
+# ---------------------------------------------------------------- during and after training
+
+
+class Lookahead(keras.callbacks.Callback):
+    """Weight averaging: every few steps, the weights are pulled back towards their running average.
+
+    From ``start_epoch`` on, every ``every`` steps the average moves towards
+    the current weights by ``1 - rho`` and the weights are set to the average
+    (airbench's "lookahead"). ``rho`` grows as ``(step / total) ** power``: the
+    network moves freely early, and is averaged strongly at the end, which
+    smooths out the noise of the last steps. BatchNorm's running statistics
+    are averaged with the weights. At each epoch's end the weights are the
+    average, so a checkpoint holds everything needed to go on.
+    """
+
+    def __init__(self, total_steps: int, steps_per_epoch: int, start_epoch: int = 3, every: int = 5,
+                 decay: float = 0.95, power: float = 3.0):
+        super().__init__()
+        self.total_steps = _validate.positive_int(total_steps, "total_steps", "480")
+        self.steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", "48")
+        self.start_epoch = _validate.integer(start_epoch, "start_epoch", minimum=0, example="3")
+        self.every = _validate.positive_int(every, "every", "5")
+        self.decay = _validate.number(decay, "decay", minimum=0.0, maximum=1.0)
+        self.power = _validate.number(power, "power", minimum=0.0)
+        self.average = None
+
+    def rho(self, step: int) -> float:
+        return self.decay ** self.every * (step / self.total_steps) ** self.power
+
+    def _averaged(self):
+        return [variable for variable in self.model.weights
+                if variable.trainable or variable.path.endswith(("moving_mean", "moving_variance"))]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = self.epoch * self.steps_per_epoch + batch + 1
+        if self.epoch < self.start_epoch or step % self.every:
+            return
+        variables = self._averaged()
+        if self.average is None:
+            self.average = [ops.convert_to_numpy(variable).copy() for variable in variables]
+            return
+        rho = self.rho(step)
+        for average, variable in zip(self.average, variables):
+            average *= rho
+            average += (1 - rho) * ops.convert_to_numpy(variable)
+            variable.assign(average)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.average is not None:
+            for average, variable in zip(self.average, self._averaged()):
+                variable.assign(average)
+
+
+class FreezeBias(keras.callbacks.Callback):
+    """Stops a ``ScaledBias`` layer from learning after ``epochs`` epochs (the whitening layer's bias)."""
+
+    def __init__(self, layer_name: str, epochs: int):
+        super().__init__()
+        self.layer_name = layer_name
+        self.epochs = _validate.integer(epochs, "epochs", minimum=0, example="3")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.get_layer(self.layer_name).learning.assign(1.0 if epoch < self.epochs else 0.0)
+
+
+def predict_logits(model: keras.Model, images, level: int = 2, batch_size: int = 1000) -> np.ndarray:
+    """The network's logits, averaged over mirrored and shifted copies of each image (test-time augmentation).
+
+    - ``level=0``: the images as they are;
+    - ``level=1``: the mean of the image and its mirror image;
+    - ``level=2``: half that, plus half the same for the image shifted one
+      pixel up-left and one pixel down-right (reflect-padded): 6 views.
+
+    The network saw flips and shifts in training; asking it about several
+    views and averaging cancels part of each view's error.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    images = _validate.model_inputs(_validate.images(images, "images"), model, "images")
+    if isinstance(level, (bool, np.bool_)) or level not in (0, 1, 2):
+        raise ValueError(f"level must be 0 (none), 1 (mirror) or 2 (mirror and shifts), got {level!r}")
+
+    def plain(views):
+        return np.asarray(model.predict(views, batch_size=batch_size, verbose=0), dtype=np.float64)
+
+    def mirror(views):
+        return plain(views) if level == 0 else 0.5 * plain(views) + 0.5 * plain(views[:, :, ::-1])
+
+    logits = mirror(images)
+    if level < 2:
+        return logits
+    size = images.shape[1]
+    padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    shifted = [padded[:, :size, :size], padded[:, 2:size + 2, 2:size + 2]]
+    return 0.5 * logits + 0.25 * (mirror(shifted[0]) + mirror(shifted[1]))
+
+
+# ---------------------------------------------------------------- one run
+
+
+def run_name(variant: str = "recipe", seed: int = 0) -> str:
+    """The saved run's name: ``airbench_cifar10-recipe-seed0``, ``airbench_cifar10-no_whitening-seed1``..."""
+    return f"airbench_cifar10-{variant}-seed{_validate.integer(seed, 'seed', minimum=0, example='0')}"
+
+
+def _changes(recipe: dict) -> dict:
+    return {key: value for key, value in recipe.items() if RECIPE[key] != value}
+
+
+def _confidence_histogram(probabilities: np.ndarray, bins: int = 20) -> list[int]:
+    return np.histogram(probabilities.max(axis=1), bins=bins, range=(0.0, 1.0))[0].tolist()
+
+
+def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, verbose: bool = True,
+          profile: str | None = None, **changes):
+    """Train (or reload) one run of the recipe on ``data`` (a ``cc.data.Dataset``) and evaluate it.
+
+    ``variant`` names the run; ``changes`` change the recipe for it, e.g.
+    ``train(cifar, variant="no_whitening", whitening=False)``. The test images
+    are scored once plainly and once with test-time augmentation; both go
+    into the run's record, with how confident the network was.
+    """
+    from cnncourse import config, training
+
+    recipe = recipe_with(**changes)
+    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    train_images, mean, std = standardize(data.train_images)
+    test_images, _, _ = standardize(data.test_images, mean, std)
+    config.seed_everything(seed)
+    model = build_network(recipe, input_shape=train_images.shape[1:], num_classes=data.num_classes,
+                          name="airbench_cifar10")
+    if recipe["whitening"]:
+        set_whitening(model, train_images[:5000])
+    batches = AugmentedBatches(train_images, data.train_labels, batch_size=min(recipe["batch_size"], len(train_images)),
+                               num_classes=data.num_classes, flip=recipe["flip"], translate=recipe["translate"],
+                               seed=seed)
+    compile_network(model, {**recipe, "batch_size": batches.batch_size}, len(batches))
+    callbacks = [batches.follow_epochs(), FreezeBias("whiten_bias", recipe["whiten_bias_epochs"])]
+    if recipe["lookahead"]:
+        callbacks.append(Lookahead(recipe["epochs"] * len(batches), len(batches), **LOOKAHEAD))
+
+    def measure(trained):
+        plain = predict_logits(trained, test_images, level=0)
+        augmented = predict_logits(trained, test_images, level=recipe["tta_level"])
+        probabilities = ops.convert_to_numpy(ops.softmax(plain.astype(np.float32)))
+        labels = np.asarray(data.test_labels)
+        return {"tta accuracy": float(np.mean(augmented.argmax(axis=1) == labels)),
+                "tta level": recipe["tta_level"],
+                "mean confidence": float(probabilities.max(axis=1).mean()),
+                "confidence histogram": _confidence_histogram(probabilities)}
+
+    return training.fit_and_evaluate(
+        model, batches, None, (test_images, data.test_labels), epochs=recipe["epochs"],
+        batch_size=batches.batch_size, name=run_name(variant, seed), train=train, weights_dtype="float16",
+        profile=profile,
+        details={"variant": variant, "seed": seed, "changes": _changes(recipe)}, verbose=verbose,
+        callbacks=callbacks, outputs="logits", measure=measure)
+
+
+# ---------------------------------------------------------------- chapter 12's full-profile runs
+
+NARROW_WIDTHS = (32, 64, 64)  # the ablations' width: a quarter of the compute, so that all fit a CPU budget
+
+
+def full_profile_runs() -> list[tuple[str, int, dict]]:
+    """Every full-profile run of chapter 12 as (variant, seed, recipe changes), in training order.
+
+    The recipe at airbench94's width on three seeds; each ablation (one
+    ingredient removed), the residual variant and their reference, the
+    recipe itself, at ``NARROW_WIDTHS`` on two seeds.
+    """
+    narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]
+
+    def narrow_runs(seed):
+        return [(f"narrow_{variant}", seed, {"widths": NARROW_WIDTHS, **changes}) for variant, changes in narrow]
+
+    first, *others = narrow_runs(0)  # the narrow reference first: minutes to see that the recipe learns
+    return [first, ("recipe", 0, {}), *others, ("recipe", 1, {}), *narrow_runs(1), ("recipe", 2, {})]
+
+
+def _train_full_profile(variants=None) -> None:
+    """Train (or resume, or skip when saved) chapter 12's full-profile runs, one after the other."""
+    from cnncourse import config, data as datasets
+
+    config.settings("full", quick={}, full={})
+    cifar = datasets.load("cifar10")
+    for variant, seed, changes in full_profile_runs():
+        if variants and variant not in variants:
+            continue
+        train(cifar, variant=variant, seed=seed, train=False, **changes)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _train_full_profile(sys.argv[1:])

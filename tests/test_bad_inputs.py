@@ -1,0 +1,400 @@
+"""Every public function of cnncourse refuses bad input with a clear error of its own.
+
+For each function: valid arguments, and for each argument the *kind* of
+value it takes. Hypothesis replaces one argument at a time with a bad value
+of that kind (generated, plus the classic mistakes listed in ``CLASSICS``)
+and the call must raise a ``TypeError`` or ``ValueError``:
+
+- raised by cnncourse itself (the last frame of the traceback is in
+  ``cnncourse/``), not from deep inside Keras, NumPy or matplotlib;
+- whose message names the argument, so the learner knows what to fix.
+
+A value that a function documents as acceptable is not drawn for it. The
+regression cases of issue "Nothing silent" are at the end of the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import traceback
+from pathlib import Path
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import cnncourse as cc
+from cnncourse import modern
+
+matplotlib.use("Agg")
+PACKAGE = Path(cc.__file__).parent
+
+
+# ---------------------------------------------------------------- bad values, by kind of argument
+
+def _arrays_with(value, shape=(3, 8, 8, 1)):
+    array = np.random.default_rng(0).random(shape).astype("float32")
+    array.flat[5] = value
+    return array
+
+
+NOT_A_NUMBER = st.one_of(st.text(max_size=5), st.none(), st.lists(st.integers(), max_size=2), st.just(object()))
+CLASSICS = {
+    # a positive count: images, epochs, columns, filters...
+    "count": st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3),
+                       st.just("3"), st.just(None), st.just(np.float64(3.0)), st.just([3])),
+    "count_or_none": st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(),
+                               st.text(max_size=3)),
+    "seed": st.one_of(st.integers(max_value=-1), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)),
+    # a share strictly between 0 and 1
+    "fraction": st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), st.just(math.nan), st.booleans(),
+                          st.text(max_size=3)),
+    # a probability or accuracy in [0, 1]
+    "probability": st.one_of(st.floats(max_value=-1e-3, allow_infinity=True),
+                             st.floats(min_value=1.001, allow_infinity=True), st.just(math.nan), st.booleans(),
+                             st.just("0.2")),
+    "number": st.one_of(st.just(math.nan), st.just(math.inf), st.just(-math.inf), st.booleans(), NOT_A_NUMBER),
+    "positive_number": st.one_of(st.floats(max_value=0.0), st.just(math.nan), st.just(math.inf), st.booleans(),
+                                 NOT_A_NUMBER),
+    # images (N, H, W, C) for the course's small test model (8x8x1 here)
+    "images": st.one_of(
+        st.sampled_from([math.nan, math.inf, -math.inf]).map(_arrays_with),
+        st.just(np.zeros((0, 8, 8, 1), "float32")), st.just(np.zeros((8, 8), "float32")),
+        st.just(np.zeros((3, 8, 8), "float32")), st.just("images"), st.just(None), st.just(np.zeros((3, 8, 8, 1), bool)),
+        st.just(np.zeros((3, 5, 5, 1), "float32")), st.just(np.zeros((3, 8, 8, 3), "float32"))),
+    # one grey image (H, W)
+    "image": st.one_of(
+        st.sampled_from([math.nan, math.inf]).map(lambda value: _arrays_with(value, (8, 8))),
+        st.just(np.zeros((0, 0))), st.just(np.zeros(8)), st.just("image"), st.just(None)),
+    # images of any size and channels (whitening, standardizing, augmenting)
+    "any_images": st.one_of(
+        st.sampled_from([math.nan, math.inf]).map(_arrays_with), st.just(np.zeros((0, 8, 8, 1), "float32")),
+        st.just(np.zeros((3, 8, 8), "float32")), st.just("images"), st.just(None),
+        st.just(np.zeros((3, 8, 8, 1), bool))),
+    # a batch of any layout: (N, H, W), (N, H, W, C), bool or numbers
+    "batch": st.one_of(st.sampled_from([math.nan, math.inf]).map(_arrays_with),
+                       st.just(np.zeros((0, 8, 8, 1), "float32")), st.just("images"), st.just(None)),
+    "padding": st.one_of(st.just("nope"), st.integers(max_value=-1), st.just(1.5), st.just(None)),
+    # values to show as pixels: any shape, but numbers
+    "values": st.one_of(st.sampled_from([math.nan, math.inf]).map(lambda value: _arrays_with(value, (8, 8))),
+                        st.just(np.zeros(0)), st.just("pixels"), st.just(None), st.just(np.array(["a"]))),
+    # class labels for the 3 images, 10 classes
+    "labels": st.one_of(st.just(np.array([0, 1, 12])), st.just(np.array([0, -1, 2])), st.just(np.array([0.5, 1, 2])),
+                        st.just(np.array([0, 1])), st.just(np.array(["a", "b", "c"])), st.just("labels"),
+                        st.just(np.array([0, 1, math.nan])), st.just(np.zeros((3, 2, 2)))),
+    # class numbers where any class is fine (no number of classes to exceed)
+    "class_numbers": st.one_of(st.just(np.array([0, -1, 2])), st.just(np.array([0.5, 1, 2])), st.just(np.array([0, 1])),
+                               st.just(np.array(["a", "b", "c"])), st.just("labels"), st.just(np.zeros((3, 2, 2)))),
+    "name": st.one_of(st.text(min_size=1, max_size=8).filter(lambda text: text.isalpha()).map(lambda t: t + "_x"),
+                      st.integers(), st.just(None), st.just(["cifar10"])),
+    "model": st.one_of(st.just("small_convnet"), st.integers(), st.just(None), st.just(np.zeros(3)),
+                       st.just(keras.layers.Dense(3))),
+    "model_or_name": st.one_of(st.just("no_such_model"), st.integers(), st.just(None), st.just(np.zeros(3))),
+    "integer": st.one_of(st.floats(allow_nan=True).filter(lambda value: not float(value).is_integer()),
+                         st.just("1"), st.just(None), st.booleans()),
+    "level": st.one_of(st.integers(min_value=3), st.integers(max_value=-1), st.just("2"), st.just(None),
+                       st.just(1.5)),
+    "layers": st.one_of(st.just(456), st.just("block3_conv1"), st.just([]), st.just(["no_such_layer"]),
+                        st.just([3])),
+    "choice": st.one_of(st.text(max_size=6).map(lambda text: text + "?"), st.integers(), st.just(None)),
+    "flag": st.one_of(st.just("False"), st.just("yes"), st.integers(min_value=2), st.just(None), st.floats()),
+    "class_names": st.one_of(st.just("cat"), st.just([1, 2, 3]), st.just(["a", "b"]), st.just(None), st.integers()),
+    "names_for_labels": st.one_of(st.just("cat"), st.just([1, 2, 3]), st.just(["a", "b"]), st.integers()),
+    "history": st.one_of(st.just({}), st.just([]), st.just("loss"), st.just({"loss": ["x", "y"]}),
+                         st.just({"loss": [math.nan, 1.0]}), st.just(None), st.integers()),
+    "histories": st.one_of(st.just({}), st.just([]), st.just("runs"), st.just({"a": "x"}), st.just(None)),
+    "kernel": st.one_of(st.just(np.full((3, 3), math.nan)), st.just(np.zeros((0, 0))), st.just(np.zeros(3)),
+                        st.just("kernel"), st.just(None)),
+    "probabilities": st.one_of(st.just(np.full((3, 10), math.nan)), st.just(np.zeros((3,))), st.just("p"),
+                               st.just(np.zeros((2, 10))), st.just(-np.ones((3, 10))), st.just(None)),
+    "shape": st.one_of(st.just((0, 8, 1)), st.just((8, 8)), st.just("8x8"), st.just((8.5, 8, 1)),
+                       st.just((-8, 8, 1)), st.just(None), st.just(8)),
+    "layer": st.one_of(st.just("no_such_layer"), st.integers(min_value=50), st.just(None), st.just(2.5)),
+    "dataset": st.one_of(st.just("cifar10"), st.integers(), st.just(None), st.just({"train": 1})),
+    "run": st.one_of(st.just("run"), st.integers(), st.just(None), st.just({})),
+    "rows": st.one_of(st.just([]), st.just("rows"), st.just([{"k": 0, "arm": "frozen", "test accuracy": 0.5}]),
+                      st.just([{"k": 10, "arm": "frozen", "test accuracy": 1.5}]), st.just([1, 2]), st.just(None)),
+    "recipe": st.one_of(st.just({"widht": 3}), st.just({"epochs": 0}), st.just({"flip": "always"}), st.just("fast"),
+                        st.just({"momentum": 1.5})),
+}
+
+
+# ---------------------------------------------------------------- the public functions
+
+def tiny_model():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="conv"),
+                             keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax", name="out")],
+                            name="tiny")
+
+
+def compiled_model():
+    model = tiny_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+IMAGES = np.random.default_rng(0).random((3, 8, 8, 1)).astype("float32")
+LABELS = np.array([0, 1, 2])
+IMAGE = np.random.default_rng(1).random((8, 8))
+CLASSES = tuple("abcdefghij")
+PROBABILITIES = np.full((3, 10), 0.1)
+
+
+def a_dataset():
+    return cc.data.Dataset("toy", IMAGES, LABELS, IMAGES, LABELS, CLASSES, "made in the test")
+
+
+@dataclasses.dataclass
+class Case:
+    function: object
+    valid: dict  # argument name -> a valid value, or a function making one
+    kinds: dict  # argument name -> kind of bad values (a key of CLASSICS)
+    also_named: tuple = ()  # words the message may use for an argument instead of its name
+
+    @property
+    def id(self):
+        return f"{self.function.__module__.split('.')[-1]}.{getattr(self.function, '__qualname__', '?')}"
+
+    def call(self, argument, bad):
+        arguments = {name: value() if callable(value) and not isinstance(value, type) else value
+                     for name, value in self.valid.items()}
+        arguments[argument] = bad
+        return self.function(**arguments)
+
+
+def mean_is(values):  # a fixed callable argument for Case.valid (functions are called to make values)
+    return lambda: values
+
+
+CASES = [
+    # checks
+    Case(cc.checks.expect_at_least, {"value": 0.9, "quick": 0.5, "full": 0.8, "what": "accuracy", "profile": "quick"},
+         {"value": "number", "quick": "number", "full": "number"}, ("accuracy",)),
+    Case(cc.checks.expect_greater, {"larger": 0.9, "smaller": 0.5, "what": "accuracy"},
+         {"larger": "number", "smaller": "number", "margin": "number"}, ("accuracy",)),
+    Case(cc.checks.check, {"label": "setup-ex-profile", "given": "quick"}, {"label": "name"}),
+    # config
+    Case(cc.config.resolve_profile, {"requested": "auto"}, {"requested": "choice"}, ("profile",)),
+    Case(cc.config.seed_everything, {"seed": 0}, {"seed": "seed"}),
+    Case(cc.config.settings, {"profile": "quick", "quick": {"epochs": 1}, "full": {"epochs": 2}, "seed": 0},
+         {"profile": "choice", "seed": "seed"}),
+    # data
+    Case(cc.data.load, {"name": "fashion_mnist", "verbose": False},
+         {"name": "name", "train_size": "count_or_none", "test_size": "count_or_none", "scale": "choice",
+          "seed": "seed"}),
+    Case(lambda fraction, seed=0: a_dataset().validation_split(fraction, seed), {"fraction": 0.5},
+         {"fraction": "fraction", "seed": "seed"}),
+    # features
+    Case(cc.features.feature_extractor, {"model": tiny_model}, {"model": "model"}),
+    Case(cc.features.feature_maps, {"model": tiny_model, "image": IMAGES[0], "layer": "conv"},
+         {"model": "model", "layer": "layer", "image": "image"}),
+    Case(cc.features.map_statistics, {"model": tiny_model, "images": IMAGES, "layer": "conv"},
+         {"model": "model", "images": "images", "layer": "layer", "batch_size": "count"}),
+    Case(cc.features.layer_names, {"model": tiny_model}, {"model": "model"}),
+    # models
+    Case(cc.models.build, {"name": "small_convnet"}, {"name": "name"}),
+    Case(lambda num_classes: cc.models.build("small_convnet", num_classes=num_classes), {"num_classes": 10},
+         {"num_classes": "count"}),
+    Case(lambda input_shape: cc.models.build("small_convnet", input_shape=input_shape), {"input_shape": (28, 28, 1)},
+         {"input_shape": "shape"}),
+    Case(cc.models.largest_weight_norms, {"model": tiny_model}, {"model": "model"}),
+    Case(cc.models.layer_table, {"model": tiny_model}, {"model": "model"}),
+    # ops
+    Case(cc.ops.output_size, {"input_size": 8, "kernel_size": 3},
+         {"input_size": "count", "kernel_size": "count", "stride": "count", "padding": "padding"}),
+    Case(cc.ops.same_padding, {"input_size": 8, "kernel_size": 3},
+         {"input_size": "count", "kernel_size": "count", "stride": "count"}),
+    Case(cc.ops.conv2d, {"image": IMAGE, "kernels": np.ones((3, 3))},
+         {"image": "image", "kernels": "kernel", "stride": "count", "padding": "padding"}),
+    Case(cc.ops.pool2d, {"image": IMAGE}, {"image": "image", "pool_size": "count", "mode": "choice",
+                                           "padding": "padding"}),
+    Case(cc.ops.global_pool2d, {"image": IMAGE[..., None]}, {"mode": "choice"}),
+    Case(cc.ops.patch_positions, {"input_size": 8, "kernel_size": 3},
+         {"input_size": "count", "kernel_size": "count", "stride": "count", "padding": "padding"}),
+    Case(cc.ops.shift_images, {"images": IMAGES, "dx": 1, "dy": 0}, {"images": "batch", "dx": "integer"}),
+    # plots
+    Case(cc.plots.displayable, {"values": IMAGE}, {"values": "values", "method": "choice"}),
+    Case(cc.plots.image_grid, {"images": IMAGES, "labels": LABELS, "class_names": CLASSES},
+         {"images": "batch", "labels": "labels", "class_names": "names_for_labels", "columns": "count",
+          "size": "positive_number"}, ("label",)),
+    Case(cc.plots.training_curves, {"history": {"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}},
+         {"history": "history"}),
+    Case(cc.plots.compare_histories, {"histories": {"a": {"val_accuracy": [0.5, 0.6]}}},
+         {"histories": "histories", "chance": "probability"}),
+    Case(cc.plots.accuracy_vs_shots, {"rows": [{"k": 10, "arm": "frozen", "test accuracy": 0.5}]},
+         {"rows": "rows", "chance": "probability"}),
+    Case(cc.plots.confusion_matrix, {"true_labels": LABELS, "predicted_labels": LABELS, "class_names": CLASSES},
+         {"true_labels": "labels", "predicted_labels": "labels", "class_names": "class_names"}),
+    Case(cc.plots.mistakes_grid, {"images": IMAGES, "true_labels": LABELS, "probabilities": PROBABILITIES,
+                                  "class_names": CLASSES},
+         {"images": "batch", "true_labels": "labels", "probabilities": "probabilities", "count": "count"}),
+    Case(cc.plots.class_bars, {"values": {"run": [0.5] * 10}, "class_names": CLASSES},
+         {"class_names": "class_names"}),
+    Case(cc.plots.kernel_figure, {"kernel": np.ones((3, 3, 1, 2))}, {"kernel": "kernel", "columns": "count"}),
+    Case(cc.plots.filter_gallery, {"image": IMAGE, "kernels": {"blur": np.ones((3, 3)) / 9}},
+         {"image": "image", "method": "choice"}),
+    Case(cc.plots.pooling_windows, {"image": IMAGE}, {"image": "image", "pool_size": "count", "mode": "choice"}),
+    Case(cc.plots.sliding_windows, {}, {"input_size": "count", "kernel_size": "count", "stride": "count"}),
+    Case(cc.plots.feature_map_grid, {"maps": np.random.default_rng(0).random((6, 6, 4))},
+         {"maps": "kernel", "columns": "count"}),
+    Case(cc.plots.parameter_bars, {"model": tiny_model}, {"model": "model_or_name"}),
+    Case(cc.plots.model_diagram, {"model": tiny_model}, {"model": "model", "per_row": "count"}),
+    # training
+    Case(cc.training.per_class_accuracy, {"true_labels": LABELS, "predicted_labels": LABELS, "num_classes": 10},
+         {"true_labels": "labels", "predicted_labels": "labels", "num_classes": "count"}),
+    Case(cc.training.precision_recall_f1, {"true_labels": LABELS, "predicted_labels": LABELS, "num_classes": 10},
+         {"true_labels": "labels", "predicted_labels": "labels", "num_classes": "count"}),
+    Case(cc.training.class_report, {"true_labels": LABELS, "predicted_labels": LABELS, "class_names": CLASSES},
+         {"true_labels": "labels", "predicted_labels": "labels", "class_names": "class_names"}),
+    Case(cc.training.most_confident_mistakes, {"true_labels": LABELS, "probabilities": PROBABILITIES},
+         {"true_labels": "labels", "probabilities": "probabilities", "count": "count"}),
+    Case(cc.training.fit_and_evaluate, {"model": compiled_model, "train_data": (IMAGES, LABELS),
+                                        "validation_data": None, "test_data": (IMAGES, LABELS), "epochs": 1,
+                                        "batch_size": 2, "save": False, "verbose": False, "profile": "quick"},
+         {"model": "model", "epochs": "count", "batch_size": "count"}),
+    Case(lambda images: cc.training.fit_and_evaluate(compiled_model(), (images, LABELS), None, (IMAGES, LABELS),
+                                                     epochs=1, batch_size=2, save=False, profile="quick"),
+         {"images": IMAGES}, {"images": "images"}, ("train_data",)),
+    Case(lambda labels: cc.training.fit_and_evaluate(compiled_model(), (IMAGES, LABELS), None, (IMAGES, labels),
+                                                     epochs=1, batch_size=2, save=False, profile="quick"),
+         {"labels": LABELS}, {"labels": "labels"}, ("test_data",)),
+    Case(cc.training.describe_source, {"dataset": a_dataset}, {"dataset": "dataset"}),
+    Case(cc.training.generalization_gap, {"run": None, "training_data": (IMAGES, LABELS),
+                                          "validation_data": (IMAGES, LABELS)}, {"run": "run"}),
+    # transfer
+    Case(cc.transfer.classifier, {"backbone": tiny_model, "num_classes": 3}, {"backbone": "model",
+                                                                              "num_classes": "count"}),
+    Case(cc.transfer.few_shot, {"labels": np.repeat(np.arange(10), 5), "per_class": 2},
+         {"labels": "labels", "per_class": "count", "seed": "seed"}),
+    Case(cc.transfer.class_subset, {"images": IMAGES, "labels": LABELS, "classes": [0, 1]},
+         {"images": "batch", "labels": "class_numbers"}),
+    Case(cc.transfer.backbone_record, {"name": "cifar5"}, {"name": "name"}),
+    Case(cc.transfer.pretrain_backbone, {"name": "fashion", "epochs": 1, "train": False},
+         {"train_size": "count_or_none", "epochs": "count_or_none", "name": "name"}),
+    Case(cc.transfer.unfreeze, {"backbone": tiny_model}, {"backbone": "model", "layers": "layers"}),
+    # modern
+    Case(modern.recipe_with, {}, {}),  # keyword changes: see the recipe cases below
+    Case(lambda recipe: modern.build_network(recipe, input_shape=(16, 16, 3)), {"recipe": {}}, {"recipe": "recipe"}),
+    Case(modern.whitening_kernel, {"images": IMAGES}, {"images": "any_images", "size": "count",
+                                                       "epsilon": "number"}),
+    Case(modern.standardize, {"images": IMAGES}, {"images": "any_images"}),
+    Case(modern.AugmentedBatches, {"images": IMAGES, "labels": LABELS, "batch_size": 2},
+         {"images": "any_images", "labels": "labels", "batch_size": "count", "flip": "choice", "translate": "seed",
+          "seed": "seed"}),
+    Case(modern.TriangleSchedule, {"peak_rate": 0.1, "total_steps": 100},
+         {"peak_rate": "positive_number", "total_steps": "count", "peak_at": "probability"}),
+    Case(modern.Lookahead, {"total_steps": 100, "steps_per_epoch": 10},
+         {"total_steps": "count", "steps_per_epoch": "count", "every": "count", "decay": "probability"}),
+    Case(modern.predict_logits, {"model": tiny_model, "images": IMAGES},
+         {"model": "model", "images": "images", "level": "level"}),
+]
+CASES = [case for case in CASES if case.kinds]
+
+
+def raised_by_cnncourse(error: BaseException) -> bool:
+    """The error's innermost frame is in cnncourse (the package checked and refused, not a library below it)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(PACKAGE)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_bad_input_is_refused_clearly(case, data, private_cache):
+    argument = data.draw(st.sampled_from(sorted(case.kinds)), label="argument")
+    bad = data.draw(CLASSICS[case.kinds[argument]], label="bad value")
+    try:
+        case.call(argument, bad)
+    except (TypeError, ValueError) as error:
+        message = str(error)
+        assert raised_by_cnncourse(error), f"{case.id}({argument}={bad!r}) failed inside a library: {message}"
+        names = (argument, *case.also_named)
+        assert any(name.replace("_", " ") in message.replace("_", " ") for name in names), \
+            f"{case.id}({argument}={bad!r}): the message does not name {argument!r}: {message}"
+    else:
+        pytest.fail(f"{case.id} accepted {argument}={bad!r} without a word")
+    finally:
+        matplotlib.pyplot.close("all")
+
+
+# ---------------------------------------------------------------- the cases reported in "Nothing silent"
+
+def refused(call, *words):
+    """``call()`` raises a TypeError/ValueError from cnncourse whose message has all ``words``."""
+    with pytest.raises((TypeError, ValueError)) as caught:
+        call()
+    assert raised_by_cnncourse(caught.value), caught.value
+    for word in words:
+        assert word in str(caught.value), (word, str(caught.value))
+    return str(caught.value)
+
+
+def test_a_check_refuses_an_accuracy_above_one(capsys):
+    cc.checks.check("transfer-ex-unfreeze", 2.0, frozen=0.5)
+    assert "❌" in capsys.readouterr().out and "at most 1" in capsys.readouterr().out + "at most 1"
+    cc.checks.check("transfer-ex-unfreeze", 0.7, frozen=0.6)
+    assert "✅" in capsys.readouterr().out
+
+
+def test_a_check_without_the_chapter_data_it_needs_says_what_to_pass():
+    refused(lambda: cc.checks.check("convolution-ex-window", 5), "by_hand=by_hand", "missing by_hand")
+
+
+def test_weight_norms_look_inside_a_nested_backbone():
+    backbone = tiny_model()
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="head")(backbone(inputs)))
+    assert sorted(cc.models.largest_weight_norms(model)) == ["head", "tiny/conv", "tiny/out"]
+
+
+@pytest.mark.parametrize("row, chance, word", [
+    ({"k": 0, "arm": "frozen", "test accuracy": 0.5}, None, "'k'"),
+    ({"k": -5, "arm": "frozen", "test accuracy": 0.5}, None, "'k'"),
+    ({"k": 10, "arm": "frozen", "test accuracy": 0.5}, "0.2", "chance"),
+])
+def test_accuracy_vs_shots_refuses_rows_it_cannot_draw(row, chance, word):
+    refused(lambda: cc.plots.accuracy_vs_shots([row], chance=chance), word)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_displayable_refuses_broken_pixels_instead_of_drawing_them_black(value):
+    refused(lambda: cc.plots.displayable(_arrays_with(value, (8, 8))), "NaN or infinite")
+
+
+def test_fit_and_evaluate_refuses_nan_images_and_labels_outside_the_models_classes():
+    nan_images = _arrays_with(math.nan)
+    refused(lambda: cc.training.fit_and_evaluate(compiled_model(), (nan_images, LABELS), None, (IMAGES, LABELS),
+                                                 epochs=1, batch_size=2, save=False, profile="quick"),
+            "train_data images", "NaN")
+    refused(lambda: cc.training.fit_and_evaluate(compiled_model(), (IMAGES, LABELS), None,
+                                                 (IMAGES, np.array([0, 1, 12])), epochs=1, batch_size=2,
+                                                 save=False, profile="quick"),
+            "test_data labels", "only 10 classes")
+
+
+def test_a_one_class_classifier_is_refused_as_build_refuses_it():
+    refused(lambda: cc.transfer.classifier(tiny_model(), 1), "num_classes", "at least 2")
+    refused(lambda: cc.models.build("small_convnet", num_classes=1), "num_classes", "at least 2")
+
+
+def test_pretrain_backbone_refuses_a_negative_size():
+    refused(lambda: cc.transfer.pretrain_backbone("fashion", train_size=-22490, train=False), "train_size",
+            "at least 10")
+
+
+def test_a_validation_split_that_leaves_no_training_images_is_refused():
+    dataset = cc.data.Dataset("toy", np.zeros((100, 8, 8, 1)), np.arange(100) % 10, IMAGES, LABELS, CLASSES, "test")
+    refused(lambda: dataset.validation_split(0.999), "no training images")
+    refused(lambda: dataset.validation_split(0.001), "no validation images")
+
+
+def test_numpy_integers_and_too_small_inputs_get_the_courses_own_words():
+    assert cc.models.build("small_convnet", num_classes=np.int64(10)).output_shape == (None, 10)
+    refused(lambda: cc.models.build("small_convnet", input_shape=(3, 3, 1)), "input_shape (3, 3, 1) is too small")

@@ -1,0 +1,238 @@
+"""Tests of cnncourse.modern: each piece of the fast CIFAR-10 recipe does what its docstring promises.
+
+Models here are tiny (a few filters, 8x8 images) so the file runs in seconds
+on every backend.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from cnncourse import models, modern, training
+
+pytestmark = pytest.mark.usefixtures("private_cache")
+
+
+def correlated_images(count=200, size=8, seed=0):
+    """Images whose neighbouring pixels and channels are strongly correlated, as in photos."""
+    rng = np.random.default_rng(seed)
+    smooth = rng.normal(size=(count, size + 1, size + 1, 1))
+    smooth = smooth[:, 1:, 1:] + smooth[:, :-1, :-1] + 0.5 * smooth[:, 1:, :-1]
+    colour = np.concatenate([smooth, 0.8 * smooth + 0.2 * rng.normal(size=smooth.shape),
+                             -0.5 * smooth + 0.3 * rng.normal(size=smooth.shape)], axis=-1)
+    return colour.astype("float32")
+
+
+def test_whitened_patches_have_identity_covariance():
+    images = correlated_images()
+    kernel = modern.whitening_kernel(images, size=2, epsilon=0.0)
+    assert kernel.shape == (2, 2, 3, 24)
+    patches = modern.patches(images, 2).astype(np.float64)
+    raw = patches.T @ patches / len(patches)
+    assert np.abs(raw - np.diag(np.diag(raw))).max() > 0.5  # the patches really are correlated
+    whitened = patches @ kernel[..., :12].reshape(12, 12)
+    np.testing.assert_allclose(whitened.T @ whitened / len(whitened), np.eye(12), atol=1e-6)
+    np.testing.assert_array_equal(kernel[..., 12:], -kernel[..., :12])  # then the negated filters
+
+
+def test_the_whitening_layer_computes_the_same_as_the_patch_arithmetic():
+    images = correlated_images(count=4, size=12)
+    model = models.build("airbench_cifar10", input_shape=(12, 12, 3), widths=(4, 4, 4))
+    kernel = modern.set_whitening(model, images)
+    layer_output = keras.ops.convert_to_numpy(model.get_layer("whiten")(images))
+    by_hand = (modern.patches(images, 2) @ kernel.reshape(12, 24)).reshape(4, 11, 11, 24)
+    np.testing.assert_allclose(layer_output, by_hand, atol=1e-4)
+
+
+@pytest.mark.parametrize("channels_in, channels_out", [(3, 8), (8, 8)])
+def test_a_fresh_identity_initialised_convolution_passes_its_input_through(channels_in, channels_out):
+    layer = keras.layers.Conv2D(channels_out, 3, padding="same", use_bias=False,
+                                kernel_initializer=modern.IdentityInit())
+    images = np.random.default_rng(0).normal(size=(2, 6, 6, channels_in)).astype("float32")
+    output = keras.ops.convert_to_numpy(layer(images))
+    np.testing.assert_allclose(output[..., :channels_in], images, atol=1e-6)
+    if channels_out > channels_in:
+        assert np.abs(output[..., channels_in:]).max() > 0  # the other filters start random
+
+
+def test_scaled_bias_takes_multiplier_times_the_plain_step():
+    """One SGD step without momentum: a plain bias moves by lr * gradient, a scaled one 64 times as far."""
+    steps = {}
+    for multiplier in (1.0, 64.0):
+        inputs = keras.Input(shape=(3,))
+        model = keras.Model(inputs, modern.ScaledBias(multiplier, name="bias")(inputs))
+        model.compile(optimizer=keras.optimizers.SGD(0.001), loss=lambda y, p: keras.ops.sum(p * y))
+        direction = np.array([[1.0, -2.0, 0.5]], "float32")  # the loss's gradient with respect to the bias
+        before = model.get_layer("bias").bias
+        model.train_on_batch(np.zeros((1, 3), "float32"), direction)
+        steps[multiplier] = model.get_layer("bias").bias - before
+    np.testing.assert_allclose(steps[1.0], -0.001 * np.array([1.0, -2.0, 0.5]), rtol=1e-4)
+    np.testing.assert_allclose(steps[64.0], 64 * steps[1.0], rtol=1e-4)
+
+
+def test_a_frozen_bias_stops_learning():
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, modern.ScaledBias(4.0, name="bias")(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=lambda y, p: keras.ops.sum(p * y))
+    model.get_layer("bias").learning.assign(0.0)
+    model.train_on_batch(np.zeros((1, 3), "float32"), np.ones((1, 3), "float32"))
+    np.testing.assert_array_equal(model.get_layer("bias").bias, np.zeros(3))
+
+
+def test_weight_decay_matches_pytorchs_coupled_sgd():
+    """airbench's per-step shrink factor (PyTorch: lr * weight_decay/lr) equals Keras's lr * 2 * L2."""
+    recipe = modern.recipe_with()
+    kilostep = 1024 * (1 + 1 / (1 - recipe["momentum"]))
+    pytorch_decay = recipe["weight_decay"] * recipe["batch_size"] / kilostep  # airbench94's `wd`
+    keras_decay = modern.learning_rate(recipe) * 2 * modern._l2(recipe)
+    assert keras_decay == pytest.approx(pytorch_decay)
+    # and the gradient step: PyTorch's rate on a summed loss is Keras's on the mean loss over the batch size
+    assert modern.learning_rate(recipe) / recipe["batch_size"] == pytest.approx(recipe["learning_rate"] / kilostep)
+
+
+def test_the_schedule_rises_to_its_peak_then_falls_to_its_end():
+    schedule = modern.TriangleSchedule(2.0, total_steps=100, start=0.2, peak_at=0.23, end=0.07)
+    value = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))  # noqa: E731
+    assert value(0) == pytest.approx(0.4)
+    assert value(23) == pytest.approx(2.0)  # the end of the warm-up
+    assert value(100) == pytest.approx(0.14)  # the last step
+    assert value(10) < value(20) and value(50) > value(90)
+
+
+def test_alternating_flips_mirror_every_image_every_other_epoch():
+    images = np.random.default_rng(0).random((40, 8, 8, 3)).astype("float32")
+    batches = modern.AugmentedBatches(images, np.arange(40) % 10, batch_size=40, translate=0, seed=3)
+
+    def epoch_images(epoch):
+        batches.epoch = epoch
+        batches.on_epoch_begin()
+        batch, labels = batches[0]
+        return batch[np.argsort(batches.order)]
+
+    first, second, third = epoch_images(0), epoch_images(1), epoch_images(2)
+    np.testing.assert_array_equal(second, first[:, :, ::-1])  # every image flipped relative to the epoch before
+    np.testing.assert_array_equal(third, first)
+    mirrored = batches.mirrored(0)
+    assert 0.3 < mirrored.mean() < 0.7  # about half start mirrored
+    np.testing.assert_array_equal(first[mirrored], images[mirrored][:, :, ::-1])
+
+
+def test_translations_are_windows_of_the_reflect_padded_image():
+    images = np.random.default_rng(1).random((200, 8, 8, 1)).astype("float32")
+    labels = np.arange(200) % 10
+    batches = modern.AugmentedBatches(images, labels, batch_size=200, flip="none", translate=2, seed=0)
+    batch, one_hot = batches[0]
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
+    for position, index in enumerate(batches.order):
+        down, right = batches.epoch_shifts[index]
+        np.testing.assert_array_equal(batch[position], padded[index, down:down + 8, right:right + 8])
+        assert one_hot[position].argmax() == labels[index]
+    shifts = {tuple(shift) for shift in batches.shifts(0)}
+    assert shifts == {(down, right) for down in range(-2, 3) for right in range(-2, 3)}  # all 25 occur
+    assert not np.array_equal(batches.shifts(0), batches.shifts(1))  # new shifts each epoch
+
+
+def test_lookahead_pulls_the_weights_to_their_running_average():
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1, use_bias=False)])
+    kernel = model.layers[0].kernel
+    callback = modern.Lookahead(total_steps=20, steps_per_epoch=10, start_epoch=1, every=5, decay=0.9, power=1.0)
+    callback.set_model(model)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_end(4)  # epoch 0: before start_epoch, nothing happens
+    assert callback.average is None
+    callback.on_epoch_begin(1)
+    kernel.assign(np.ones((2, 1)))
+    callback.on_train_batch_end(4)  # step 15: the average starts here
+    kernel.assign(3 * np.ones((2, 1)))
+    callback.on_train_batch_end(9)  # step 20: rho = 0.9**5 * (20/20)**1
+    rho = 0.9 ** 5
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kernel), (rho * 1 + (1 - rho) * 3) * np.ones((2, 1)),
+                               rtol=1e-6)
+
+
+def test_test_time_augmentation_changes_nothing_for_a_flip_invariant_model():
+    inputs = keras.Input(shape=(8, 8, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(4)(pooled))  # averaging over the image ignores a mirror
+    images = np.random.default_rng(2).random((16, 8, 8, 3)).astype("float32")
+    plain = modern.predict_logits(model, images, level=0)
+    np.testing.assert_allclose(modern.predict_logits(model, images, level=1), plain, atol=1e-5)
+    assert not np.allclose(modern.predict_logits(model, images, level=2), plain, atol=1e-5)  # shifts do change it
+
+
+def test_the_network_has_airbench94s_trainable_parameter_count():
+    model = models.build("airbench_cifar10")
+    conv = lambda k, i, o: k * k * i * o  # noqa: E731
+    expected = (24  # the whitening bias (its 2x2 filters are frozen)
+                + conv(3, 24, 64) + conv(3, 64, 64) + 2 * 64
+                + conv(3, 64, 256) + 3 * conv(3, 256, 256) + 4 * 256
+                + 256 * 10)
+    trainable = sum(int(np.prod(variable.shape)) for variable in model.trainable_variables)
+    assert trainable == expected == 1_971_352
+
+
+def test_the_residual_variant_adds_skips_and_no_parameters():
+    plain = models.build("airbench_cifar10", widths=(8, 16, 16))
+    residual = models.build("airbench_cifar10", widths=(8, 16, 16), residual=True)
+    assert plain.count_params() == residual.count_params()
+    assert sum(isinstance(layer, keras.layers.Add) for layer in residual.layers) == 3
+
+
+def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
+    from cnncourse import data
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(400) % 2
+    images = rng.random((400, 12, 12, 3)).astype("float32") * 0.5
+    images[labels == 1, :, :6] += 0.5  # class 1: a bright top half
+    dataset = data.Dataset("toy", images[:300], labels[:300], images[300:], labels[300:], ("dark", "bright"),
+                           "made in the test")
+    run = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
+                       profile="quick", verbose=False)
+    assert run.test_accuracy > 0.8  # chance is 0.5
+    assert 0 <= run.details["tta accuracy"] <= 1 and sum(run.details["confidence histogram"]) == 100
+    np.testing.assert_allclose(run.test_probabilities.sum(axis=1), 1, atol=1e-5)  # logits became probabilities
+    again = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
+                         profile="quick", train=False, verbose=False)
+    assert again.loaded_from is not None and again.details["tta accuracy"] == run.details["tta accuracy"]
+    assert again.test_accuracy == run.test_accuracy
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"widht": 3}, "unknown recipe entries 'widht'"),
+    ({"flip": "sometimes"}, r"recipe\['flip'\] must be one of"),
+    ({"widths": (64, 128)}, "must have 3 entries"),
+    ({"learning_rate": -1.0}, "must be positive"),
+])
+def test_a_wrong_recipe_entry_is_refused(changes, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        modern.recipe_with(**changes)
+
+
+def test_an_input_too_small_for_the_poolings_is_refused_by_the_course():
+    with pytest.raises(ValueError, match="too small for this network.*at least 9x9"):
+        models.build("airbench_cifar10", input_shape=(8, 8, 3))
+
+
+def test_lookahead_resets_the_weights_inside_fit_on_every_backend():
+    """With rho = 1 the average never moves: every step must start again from the first averaged weights.
+
+    Every batch holds the same images, so if the reset is honoured every step lands on the same weights;
+    if a backend ignored assignments made by a callback, the weights would walk on, step after step.
+    """
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    batch = np.random.default_rng(0).random((4, 3)).astype("float32")
+    images, targets = np.tile(batch, (5, 1)), np.ones((20, 2), "float32")
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, step, logs=None):
+            seen.append(keras.ops.convert_to_numpy(self.model.layers[0].kernel).copy())
+
+    lookahead = modern.Lookahead(total_steps=5, steps_per_epoch=5, start_epoch=0, every=1, decay=1.0, power=0.0)
+    model.fit(images, targets, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[Record(), lookahead])
+    assert not np.allclose(seen[0], seen[1])  # the first step starts the average, the second moves on from it
+    for later in seen[2:]:
+        np.testing.assert_allclose(later, seen[1], rtol=1e-6)  # then every step restarts from the average
