@@ -136,8 +136,11 @@ def class_count(value, what: str = "num_classes") -> int:
     return int(value)  # Keras's Dense refuses NumPy integers
 
 
-def finite_array(values, what: str) -> np.ndarray:
-    """A non-empty array of finite numbers, as floats (NaN or infinity would be shown as if they were data)."""
+def finite_array(values, what: str, allow_nan: bool = False) -> np.ndarray:
+    """A non-empty array of finite numbers, as floats (NaN or infinity would be shown as if they were data).
+
+    ``allow_nan`` lets NaN through where it means "no value" (an undefined F1), never infinity.
+    """
     if isinstance(values, (str, bytes)) or values is None:
         raise TypeError(f"{what} must be an array of numbers, got {values!r}")
     try:
@@ -150,10 +153,12 @@ def finite_array(values, what: str) -> np.ndarray:
         raise ValueError(f"{what} is empty (shape {array.shape})")
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)  # float arrays keep their precision (and are not copied)
-    if not np.all(np.isfinite(array)):
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(f"{what} contain NaN or infinite values (the first at index "
-                         f"{tuple(int(i) for i in bad)}); fix them before showing or using them")
+    wrong = np.isinf(array) if allow_nan else ~np.isfinite(array)
+    if np.any(wrong):
+        bad = np.argwhere(wrong)[0]
+        kind = "infinite" if allow_nan else "NaN or infinite"
+        raise ValueError(f"{what} contain {kind} values (the first at index {tuple(int(i) for i in bad)}); "
+                         "fix them before showing or using them")
     return array
 
 

@@ -554,7 +554,10 @@ def run_name(variant: str = "recipe", seed: int = 0) -> str:
 
 
 def _changes(recipe: dict) -> dict:
-    return {key: value for key, value in recipe.items() if RECIPE[key] != value}
+    """What differs from ``RECIPE``, as it reads back from a run's JSON record (tuples become lists)."""
+    changed = {key: list(value) if isinstance(value, tuple) else value
+               for key, value in recipe.items() if RECIPE[key] != value}
+    return changed
 
 
 def _confidence_histogram(probabilities: np.ndarray, bins: int = 20) -> list[int]:

@@ -123,10 +123,11 @@ def _window_layout(
         before, after = same_padding(input_size, window_size, stride)
         return before, after, math.ceil(input_size / stride)
     zeros_per_side = 0 if padding == "valid" else padding
-    if zeros_per_side > input_size:
+    if zeros_per_side > input_size + window_size:
         raise ValueError(
-            f"padding={zeros_per_side} adds more zeros on each side than the {input_name} ({input_size}) has "
-            f"pixels: most windows would see only zeros. Use at most {input_size}, usually much less, or 'same'."
+            f"padding={zeros_per_side} adds more zeros on each side than the {input_name} ({input_size}) and the "
+            f"{window_name} ({window_size}) together: most windows would see only zeros. Use at most "
+            f"{input_size + window_size}, usually much less, or 'same'."
         )
     padded_size = input_size + 2 * zeros_per_side
     if window_size > padded_size:

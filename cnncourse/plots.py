@@ -328,7 +328,8 @@ def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1),
     if not isinstance(values, dict) or not values:
         raise TypeError("values must be a non-empty dict {label: one number per class}")
     class_names = _validate.class_names(class_names)
-    series = {label: _validate.finite_array(numbers, f"values[{label!r}]") for label, numbers in values.items()}
+    series = {label: _validate.finite_array(numbers, f"values[{label!r}]", allow_nan=True)
+              for label, numbers in values.items()}  # NaN: no value for that class (an F1 never defined)
     for label, numbers in series.items():
         if numbers.shape != (len(class_names),):
             raise ValueError(f"values[{label!r}] has shape {numbers.shape}, but class_names has "

@@ -398,3 +398,11 @@ def test_a_validation_split_that_leaves_no_training_images_is_refused():
 def test_numpy_integers_and_too_small_inputs_get_the_courses_own_words():
     assert cc.models.build("small_convnet", num_classes=np.int64(10)).output_shape == (None, 10)
     refused(lambda: cc.models.build("small_convnet", input_shape=(3, 3, 1)), "input_shape (3, 3, 1) is too small")
+
+
+def test_class_bars_draws_an_undefined_f1_as_a_missing_bar_but_refuses_infinity():
+    values = np.full(10, 0.5)
+    values[3] = math.nan  # a class never predicted has no precision, so no F1
+    assert cc.plots.class_bars({"run": values}, CLASSES) is not None
+    values[3] = math.inf
+    refused(lambda: cc.plots.class_bars({"run": values}, CLASSES), "infinite")
