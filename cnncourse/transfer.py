@@ -69,9 +69,7 @@ class WeightsUnavailable(RuntimeError):
 def class_subset(images, labels, classes):
     """The images of the given classes, relabelled 0, 1, ... in the order of ``classes``."""
     labels = _validate.class_labels(labels, "labels")
-    images = _validate.finite_array(images, "images") if not isinstance(images, np.ndarray) or \
-        images.dtype.kind == "f" else images
-    _validate.same_length(images, labels, "images", "labels")
+    _validate.same_length(_validate.finite_array(images, "images"), labels, "images", "labels")
     if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes must be a list of class numbers, such as (5, 6, 7, 8, 9); got {classes!r}")
     classes = [_validate.integer(value, "a class", minimum=0) for value in classes]
