@@ -414,15 +414,19 @@ def build(name: str, **options) -> keras.Model:
             f"{name} does not accept the option(s) {', '.join(unknown)}; "
             f"the options it accepts are: {', '.join(accepted)}."
         )
+    default_shape = inspect.signature(builder).parameters["input_shape"].default
+    too_small = ValueError(f"input_shape {tuple(options.get('input_shape', default_shape))} is too small for "
+                           f"{name}: its convolutions and poolings shrink it below one pixel before the end. Use "
+                           f"larger images, such as the default {default_shape}.")
     try:
-        return builder(**options)
-    except ValueError as error:
+        model = builder(**options)
+    except ValueError as error:  # newer Keras refuses the shape while building
         if "output size would be zero or negative" not in str(error):
             raise
-        shape = options.get("input_shape", inspect.signature(builder).parameters["input_shape"].default)
-        raise ValueError(f"input_shape {tuple(shape)} is too small for {name}: its convolutions and poolings "
-                         "shrink it below one pixel before the end. Use larger images, such as the default "
-                         f"{inspect.signature(builder).parameters['input_shape'].default}.") from None
+        raise too_small from None
+    if any(size is not None and size < 1 for layer in model.layers for size in layer.output.shape[1:]):
+        raise too_small  # older Keras (Colab's) builds it with an empty axis instead
+    return model
 
 
 def largest_weight_norms(model: keras.Model) -> dict:
