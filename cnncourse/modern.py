@@ -555,9 +555,8 @@ def run_name(variant: str = "recipe", seed: int = 0) -> str:
 
 def _changes(recipe: dict) -> dict:
     """What differs from ``RECIPE``, as it reads back from a run's JSON record (tuples become lists)."""
-    changed = {key: list(value) if isinstance(value, tuple) else value
-               for key, value in recipe.items() if RECIPE[key] != value}
-    return changed
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in recipe.items() if RECIPE[key] != value}
 
 
 def _confidence_histogram(probabilities: np.ndarray, bins: int = 20) -> list[int]:

@@ -110,11 +110,10 @@ def _checked_pair(value, what: str, model):
     images, labels = _pair(value, what)
     images = _validate.model_inputs(images, model, f"{what} images")
     classes = model.output_shape[-1]
-    checked = _validate.class_labels(labels, f"{what} labels", num_classes=classes)
+    _validate.class_labels(labels, f"{what} labels", num_classes=classes)
     if np.ndim(labels) == 2 and np.shape(labels)[1] > 1 and np.shape(labels)[1] != classes:
         raise ValueError(f"{what} labels are one-hot with {np.shape(labels)[1]} columns, but {model.name!r} has "
                          f"{classes} outputs")
-    del checked
     return images, labels
 
 
