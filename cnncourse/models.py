@@ -392,6 +392,14 @@ def names() -> list[str]:
     return list(_BUILDERS)
 
 
+def _too_small(name: str, builder, options: dict) -> ValueError:
+    """The error for an input_shape (already checked to be three sizes) that the network shrinks to nothing."""
+    default_shape = inspect.signature(builder).parameters["input_shape"].default
+    return ValueError(f"input_shape {tuple(options.get('input_shape', default_shape))} is too small for "
+                      f"{name}: its convolutions and poolings shrink it below one pixel before the end. Use "
+                      f"larger images, such as the default {default_shape}.")
+
+
 def build(name: str, **options) -> keras.Model:
     """Build one of the course's networks by name; see `names()` for the list.
 
@@ -414,18 +422,14 @@ def build(name: str, **options) -> keras.Model:
             f"{name} does not accept the option(s) {', '.join(unknown)}; "
             f"the options it accepts are: {', '.join(accepted)}."
         )
-    default_shape = inspect.signature(builder).parameters["input_shape"].default
-    too_small = ValueError(f"input_shape {tuple(options.get('input_shape', default_shape))} is too small for "
-                           f"{name}: its convolutions and poolings shrink it below one pixel before the end. Use "
-                           f"larger images, such as the default {default_shape}.")
     try:
         model = builder(**options)
     except ValueError as error:  # newer Keras refuses the shape while building
         if "output size would be zero or negative" not in str(error):
             raise
-        raise too_small from None
+        raise _too_small(name, builder, options) from None
     if any(size is not None and size < 1 for layer in model.layers for size in layer.output.shape[1:]):
-        raise too_small  # older Keras (Colab's) builds it with an empty axis instead
+        raise _too_small(name, builder, options)  # older Keras (Colab's) builds it with an empty axis instead
     return model
 
 
