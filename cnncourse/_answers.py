@@ -116,4 +116,11 @@ ANSWERS = {
                                     "inference mode, with its running statistics, whatever fit asks."),
     "transfer-ex-unfreeze": Answer(True, "fine-tuning must beat the frozen arm by at least 0.01 on the test set.",
                                    given=_beats_frozen),
+    # 11 a modern convnet
+    "modern-ex-bias-scale": Answer(4.0, "the square root of 16: the gradient grows by 4 and the step on the stored "
+                                   "value moves the bias 4 times further again.", tolerance=1e-6),
+    "modern-ex-smoothed-target": Answer(0.91, "1 - 0.1 for the true class, plus its tenth of the 0.1 spread over "
+                                        "the 10 classes.", tolerance=1e-6),
+    "modern-ex-flip-epochs": Answer([0, 2, 4, 6, 8], "an image mirrored in epoch 0 is mirrored in every even "
+                                    "epoch."),
 }

@@ -234,12 +234,17 @@ def landing_picture_bytes() -> bytes | None:
     return None
 
 
+PAGES_WITH_THE_TABLE = ("intro.md", "teaching.md")
+
+
 def update_landing_page() -> None:
-    """Rewrite the landing page's chapter table and picture from the chapters' stored records and outputs."""
-    intro = REPOSITORY / "intro.md"
-    text = intro.read_text()
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-    intro.write_text(text[:start] + "\n" + chapter_table() + "\n" + text[end:])
+    """Rewrite the chapter table (landing and teaching pages) and the landing picture from the chapters' records."""
+    table = chapter_table()
+    for page in PAGES_WITH_THE_TABLE:
+        path = REPOSITORY / page
+        text = path.read_text()
+        start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+        path.write_text(text[:start] + "\n" + table + "\n" + text[end:])
     picture = landing_picture_bytes()
     if picture is not None:
         LANDING_PICTURE.parent.mkdir(exist_ok=True)

@@ -23,12 +23,14 @@ Only ``keras``, ``keras.ops`` and NumPy are used: every backend runs it.
 from __future__ import annotations
 
 import math
+import time
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from cnncourse import _validate
+from cnncourse import _runs, _validate
 
 __all__ = ["ABLATIONS", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "ScaledBias",
            "TriangleSchedule", "build_network", "compile_network", "predict_logits", "recipe_with",
@@ -563,6 +565,25 @@ def _confidence_histogram(probabilities: np.ndarray, bins: int = 20) -> list[int
     return np.histogram(probabilities.max(axis=1), bins=bins, range=(0.0, 1.0))[0].tolist()
 
 
+def _prepared(data, recipe: dict, seed: int):
+    """The compiled network, its training batches and callbacks, and the standardized test images."""
+    train_images, mean, std = standardize(data.train_images)
+    test_images, _, _ = standardize(data.test_images, mean, std)
+    from cnncourse import config
+
+    config.seed_everything(seed)
+    model = build_network(recipe, input_shape=train_images.shape[1:], num_classes=data.num_classes,
+                          name="airbench_cifar10")
+    batches = AugmentedBatches(train_images, data.train_labels, batch_size=min(recipe["batch_size"], len(train_images)),
+                               num_classes=data.num_classes, flip=recipe["flip"], translate=recipe["translate"],
+                               seed=seed)
+    compile_network(model, {**recipe, "batch_size": batches.batch_size}, len(batches))
+    callbacks = [batches.follow_epochs(), FreezeBias("whiten_bias", recipe["whiten_bias_epochs"])]
+    if recipe["lookahead"]:
+        callbacks.append(Lookahead(recipe["epochs"] * len(batches), len(batches), **LOOKAHEAD))
+    return model, batches, callbacks, test_images
+
+
 def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, verbose: bool = True,
           profile: str | None = None, **changes):
     """Train (or reload) one run of the recipe on ``data`` (a ``cc.data.Dataset``) and evaluate it.
@@ -572,24 +593,13 @@ def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, v
     are scored once plainly and once with test-time augmentation; both go
     into the run's record, with how confident the network was.
     """
-    from cnncourse import config, training
+    from cnncourse import training
 
     recipe = recipe_with(**changes)
     seed = _validate.integer(seed, "seed", minimum=0, example="0")
-    train_images, mean, std = standardize(data.train_images)
-    test_images, _, _ = standardize(data.test_images, mean, std)
-    config.seed_everything(seed)
-    model = build_network(recipe, input_shape=train_images.shape[1:], num_classes=data.num_classes,
-                          name="airbench_cifar10")
+    model, batches, callbacks, test_images = _prepared(data, recipe, seed)
     if recipe["whitening"]:
-        set_whitening(model, train_images[:5000])
-    batches = AugmentedBatches(train_images, data.train_labels, batch_size=min(recipe["batch_size"], len(train_images)),
-                               num_classes=data.num_classes, flip=recipe["flip"], translate=recipe["translate"],
-                               seed=seed)
-    compile_network(model, {**recipe, "batch_size": batches.batch_size}, len(batches))
-    callbacks = [batches.follow_epochs(), FreezeBias("whiten_bias", recipe["whiten_bias_epochs"])]
-    if recipe["lookahead"]:
-        callbacks.append(Lookahead(recipe["epochs"] * len(batches), len(batches), **LOOKAHEAD))
+        set_whitening(model, batches.images[:5000])
 
     def measure(trained):
         plain = predict_logits(trained, test_images, level=0)
@@ -609,25 +619,153 @@ def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, v
         callbacks=callbacks, outputs="logits", measure=measure)
 
 
+# ---------------------------------------------------------------- results of many runs
+
+
+def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, profile: str | None = None,
+           **changes) -> dict:
+    """One run as a row of chapter 12's tables; with ``train=False`` read from its saved record.
+
+    A saved record is enough (its weights need not be there), so the
+    chapter's many runs reload in seconds; only a missing one is trained.
+    """
+    from cnncourse import config
+
+    recipe = recipe_with(**changes)
+    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    if not train:
+        model = compile_network(build_network(recipe, input_shape=data.train_images.shape[1:],
+                                              num_classes=data.num_classes), recipe, 1)
+        matched_on = {"profile": profile if profile is not None else config.current_profile(),
+                      "epochs": recipe["epochs"], "batch_size": min(recipe["batch_size"], len(data.train_images)),
+                      "train_size": len(data.train_images), "optimizer": _runs.optimizer_description(model)}
+        found = _runs.find(run_name(variant, seed), matched_on)
+        if found is not None:
+            record = found[1]["run"]
+            return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
+                        record["seconds"], record["backend"], record["device"])
+    return row(globals()["train"](data, variant=variant, seed=seed, train=train, profile=profile, **changes))
+
+
+def row(run) -> dict:
+    """A trained or reloaded run of the recipe (what ``train`` returns) as a row of chapter 12's tables."""
+    from cnncourse import training
+
+    if not isinstance(run, training.TrainingRun) or "tta accuracy" not in run.details:
+        raise TypeError(f"row takes a run returned by cc.modern.train, got {type(run).__name__}")
+    details = run.details
+    recipe = recipe_with(**{key: tuple(value) if isinstance(value, list) else value
+                            for key, value in details["changes"].items()})
+    return _row(details["variant"], details["seed"], recipe, details, run.test_accuracy, run.epochs, run.seconds,
+                run.backend, run.device)
+
+
+def _row(variant, seed, recipe, details, test_accuracy, epochs, seconds, backend, device) -> dict:
+    return {"variant": variant.removeprefix("narrow_"), "seed": seed,
+            "widths": "-".join(str(width) for width in recipe["widths"]),
+            "test accuracy": test_accuracy, "tta accuracy": details["tta accuracy"], "epochs": epochs,
+            "fit (min)": None if seconds is None else round(seconds, 1) / 60,  # as the record stores it
+            "mean confidence": details["mean confidence"],
+            "confidence histogram": details["confidence histogram"], "backend": backend, "device": device}
+
+
+# Jordan's own ablation of airbench94, in epochs to reach 94 % (mean of many runs on an A100), each feature
+# added to the previous ones: https://github.com/KellerJordan/cifar10-zoo/blob/
+# 0009008901122bccad68e28e6aa003d3225ad6bb/airbench_ablations/README.md
+PAPER_EPOCHS_TO_94 = {
+    "no_whitening": (35.0, 21.0),
+    "no_identity_init": (21.0, 18.0),
+    "no_bias_lr": (18.0, 13.5),
+    "no_lookahead": (13.5, 12.0),
+    "no_tta": (12.0, 10.8),  # multi-crop test-time augmentation (flip-only TTA was in the baseline)
+    "random_flip": (10.8, 9.9),
+}
+
+
+def _spread(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return "–" if len(values) < 2 else f"{values.min():.4f} to {values.max():.4f}"
+
+
+def ablation_table(rows: list[dict]):
+    """The recipe and each one-ingredient-removed variant: mean accuracy over seeds, and the source's measure.
+
+    Accuracy is the final one, with test-time augmentation; ``no_tta`` is
+    the recipe's runs scored without it. Every variant is compared with the
+    recipe at the same widths.
+    """
+    from cnncourse import training
+
+    if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(row, dict) for row in rows):
+        raise TypeError("rows must be a non-empty list of rows made by cc.modern.result")
+    missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in rows[0]]
+    if missing:
+        raise ValueError(f"rows must come from cc.modern.result; the first row has no {', '.join(missing)}")
+    widths = {row["widths"] for row in rows if row["variant"] != "recipe"} or {rows[0]["widths"]}
+    if len(widths) != 1:
+        raise ValueError(f"the ablation rows mix widths {sorted(widths)}; pass the runs of one width")
+    width = widths.pop()
+    recipe = [row for row in rows if row["variant"] == "recipe" and row["widths"] == width]
+    if not recipe:
+        raise ValueError(f"no run of the full recipe at widths {width}: the table compares every variant with it")
+    variants = {"recipe": [row["tta accuracy"] for row in recipe],
+                "no_tta": [row["test accuracy"] for row in recipe]}
+    for row in rows:
+        if row["variant"] != "recipe" and row["widths"] == width:
+            variants.setdefault(row["variant"], []).append(row["tta accuracy"])
+    reference = float(np.mean(variants["recipe"]))
+    table = []
+    for variant, accuracies in variants.items():
+        before, after = PAPER_EPOCHS_TO_94.get(variant, (None, None))
+        table.append({"variant": variant, "seeds": len(accuracies), "accuracy (mean)": float(np.mean(accuracies)),
+                      "range": _spread(accuracies),
+                      "change": None if variant == "recipe" else float(np.mean(accuracies)) - reference,
+                      "source: epochs to 94 %": "–" if before is None else f"{before:g} without, {after:g} with"})
+    return training.results_table(table)
+
+
 # ---------------------------------------------------------------- chapter 12's full-profile runs
 
-NARROW_WIDTHS = (32, 64, 64)  # the ablations' width: a quarter of the compute, so that all fit a CPU budget
+NARROW_WIDTHS = (32, 64, 64)  # the ablations' width in the full profile: a quarter of the compute
+
+
+QUICK_CHANGES = {"widths": (16, 32, 32), "epochs": 4, "batch_size": 250}  # the quick profile: seconds per run
+QUICK_ABLATIONS = ("no_label_smoothing",)
+
+
+def chapter_runs(profile: str, seed: int = 0) -> dict:
+    """Chapter 12's runs in a profile, each as (variant, seed, recipe changes).
+
+    - ``"main"``: the run the chapter looks inside (its filters, confidence);
+    - ``"seeds"``: more runs of the same recipe, for a mean and a range;
+    - ``"ablations"``: one ingredient removed at a time, the residual
+      variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
+      in the full profile (a quarter of the compute); the quick profile
+      compares a few with its main run.
+    """
+    profile = _validate.one_of(profile, ("quick", "full"), "profile")
+    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    residual = ("residual", {"residual": True})
+    if profile == "quick":
+        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [],
+                "ablations": [(variant, seed, {**QUICK_CHANGES, **changes}) for variant, changes in
+                              [*((name, ABLATIONS[name]) for name in QUICK_ABLATIONS), residual]]}
+    narrow = [("recipe", {}), *ABLATIONS.items(), residual]
+    return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
+            "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
+                          for narrow_seed in (0, 1) for variant, changes in narrow]}
 
 
 def full_profile_runs() -> list[tuple[str, int, dict]]:
-    """Every full-profile run of chapter 12 as (variant, seed, recipe changes), in training order.
+    """Every full-profile run of chapter 12, in the order ``python -m cnncourse.modern`` trains them.
 
-    The recipe at airbench94's width on three seeds; each ablation (one
-    ingredient removed), the residual variant and their reference, the
-    recipe itself, at ``NARROW_WIDTHS`` on two seeds.
+    The narrow recipe first (minutes to see that the recipe learns), then
+    seed 0 of everything, then seed 1, then the recipe's third seed.
     """
-    narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]
-
-    def narrow_runs(seed):
-        return [(f"narrow_{variant}", seed, {"widths": NARROW_WIDTHS, **changes}) for variant, changes in narrow]
-
-    first, *others = narrow_runs(0)  # the narrow reference first: minutes to see that the recipe learns
-    return [first, ("recipe", 0, {}), *others, ("recipe", 1, {}), *narrow_runs(1), ("recipe", 2, {})]
+    runs = chapter_runs("full")
+    narrow = runs["ablations"]
+    first_seed, second_seed = narrow[:len(narrow) // 2], narrow[len(narrow) // 2:]
+    return [first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed, runs["seeds"][1]]
 
 
 def _train_full_profile(variants=None) -> None:
@@ -642,7 +780,56 @@ def _train_full_profile(variants=None) -> None:
         train(cifar, variant=variant, seed=seed, train=False, **changes)
 
 
+# ---------------------------------------------------------------- how long an epoch takes, per backend
+
+EPOCH_TIMES_FILE = "airbench_cifar10.epoch_times.json"  # in the shipped runs' folder
+
+
+def time_epoch(data, **changes) -> dict:
+    """Time one training epoch of the recipe on ``data`` with this machine's Keras backend.
+
+    A few warm-up steps come first, so that compiling the training step
+    (seconds on TensorFlow, longer on JAX) is not counted.
+    """
+    from cnncourse import config
+
+    recipe = recipe_with(**changes)
+    model, batches, callbacks, _ = _prepared(data, recipe, 0)
+    set_whitening(model, batches.images[:5000])
+    model.fit(batches, epochs=1, steps_per_epoch=min(3, len(batches)), verbose=0, callbacks=callbacks)
+    started = time.perf_counter()
+    model.fit(batches, epochs=1, verbose=0, callbacks=callbacks)
+    facts = config.environment()
+    return {"seconds": round(time.perf_counter() - started, 1), "steps": len(batches),
+            "images": len(batches) * batches.batch_size, "batch_size": batches.batch_size,
+            "widths": list(recipe["widths"]), **{key: facts[key] for key in
+                                                 ("backend", "backend_version", "keras", "device", "date")}}
+
+
+def epoch_times(folder=None) -> list[dict]:
+    """The shipped measurements of ``time_epoch`` at full width, one per backend (checked against their checksum)."""
+    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
+    if not path.is_file():
+        return []
+    return list(_runs.read_signed(path)["backends"].values())
+
+
+def _record_epoch_time(folder=None) -> dict:
+    """Measure ``time_epoch`` on the full training set and add it to the shipped file, under this backend."""
+    from cnncourse import data as datasets
+
+    measured = time_epoch(datasets.load("cifar10", verbose=False))
+    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
+    times = _runs.read_signed(path)["backends"] if path.is_file() else {}
+    times[measured["backend"]] = measured
+    _runs.write_signed(path, {"backends": times})
+    return measured
+
+
 if __name__ == "__main__":
     import sys
 
-    _train_full_profile(sys.argv[1:])
+    if sys.argv[1:] == ["--time-epoch"]:
+        print(_record_epoch_time())
+    else:
+        _train_full_profile(sys.argv[1:])

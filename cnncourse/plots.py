@@ -13,10 +13,12 @@ from cnncourse import _validate
 
 __all__ = [
     "DISPLAY_METHODS",
+    "accuracy_vs_minutes",
     "accuracy_vs_shift",
     "accuracy_vs_shots",
     "class_bars",
     "compare_histories",
+    "confidence_histograms",
     "confusion_matrix",
     "displayable",
     "feature_map_figure",
@@ -257,6 +259,67 @@ def accuracy_vs_shots(rows, *, chance: float | None = None, title: str | None = 
     axis.tick_params(labelsize=10)
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=10)
+    if title:
+        axis.set_title(title, fontsize=12)
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_vs_minutes(points, *, title: str | None = None):
+    """Test accuracy against minutes of training, one labelled point per run, coloured by chapter.
+
+    ``points`` are dicts with "label", "minutes", "test accuracy" and
+    "chapter". The x axis is logarithmic: a run twice as long is one step
+    further right wherever it sits.
+    """
+    if not isinstance(points, (list, tuple)) or not points or not all(
+            isinstance(point, dict) and {"label", "minutes", "test accuracy", "chapter"} <= set(point)
+            for point in points):
+        raise TypeError("points must be a non-empty list of dicts with 'label', 'minutes', 'test accuracy' and "
+                        "'chapter'")
+    for point in points:
+        _validate.positive_number(point["minutes"], "points: each point's 'minutes'")
+        _validate.number(point["test accuracy"], "points: each point's 'test accuracy'", minimum=0.0, maximum=1.0)
+    figure, axis = plt.subplots(figsize=(7.2, 4.6))
+    for number, chapter in enumerate(dict.fromkeys(point["chapter"] for point in points)):
+        chosen = [point for point in points if point["chapter"] == chapter]
+        axis.scatter([point["minutes"] for point in chosen], [point["test accuracy"] for point in chosen],
+                     s=60, marker="os^vD"[number % 5], label=chapter, zorder=3)
+        for point in chosen:
+            axis.annotate(point["label"], (point["minutes"], point["test accuracy"]), xytext=(6, -4),
+                          textcoords="offset points", fontsize=9)
+    axis.set_xscale("log")
+    axis.set_xlabel("minutes of model.fit on the CPU", fontsize=11)
+    axis.set_ylabel("test accuracy", fontsize=11)
+    axis.tick_params(labelsize=10)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=9, loc="lower right")
+    if title:
+        axis.set_title(title, fontsize=12)
+    figure.tight_layout()
+    return figure
+
+
+def confidence_histograms(histograms: dict, *, title: str | None = None):
+    """How sure a network is of its answers: the share of test images at each top-class probability.
+
+    ``histograms`` maps a label to counts in equal bins between 0 and 1
+    (what ``cc.modern.result`` rows hold as "confidence histogram").
+    """
+    if not isinstance(histograms, dict) or not histograms:
+        raise TypeError("histograms must be a non-empty dict of label: counts per confidence bin")
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    for label, counts in histograms.items():
+        counts = _validate.finite_array(counts, f"histograms[{label!r}]")
+        if counts.ndim != 1 or len(counts) < 2 or np.any(counts < 0) or counts.sum() == 0:
+            raise ValueError(f"histograms[{label!r}] must be counts (at least 2 bins, not all zero); got {counts}")
+        edges = np.linspace(0, 1, len(counts) + 1)
+        axis.stairs(counts / counts.sum(), edges, linewidth=2, label=label)
+    axis.set_xlabel("probability of the predicted class", fontsize=11)
+    axis.set_ylabel("share of test images", fontsize=11)
+    axis.tick_params(labelsize=10)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=10, loc="upper left")
     if title:
         axis.set_title(title, fontsize=12)
     figure.tight_layout()

@@ -42,6 +42,7 @@ __all__ = [
     "per_class_accuracy",
     "precision_recall_f1",
     "results_table",
+    "saved_result",
     "uses_carved_test_split",
 ]
 
@@ -70,6 +71,7 @@ class TrainingRun:
     details: dict = dataclasses.field(default_factory=dict)
     loaded_from: str | None = None
     resumed_after_epoch: int | None = None  # the training was interrupted then and went on from a checkpoint
+    backend: str | None = None  # the Keras backend that trained it
 
     @property
     def epochs(self) -> int:
@@ -189,13 +191,14 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     if saved is None:
         history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
                                                 verbose, callbacks)
-        device = config.device_description()
+        device, backend = config.device_description(), keras.backend.backend()
         loaded_from = None
     else:
         loaded = _runs.load(name, model, recipe=recipe)
         history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(loaded["path"])
         seconds, device, resumed_from = record.get("seconds"), record.get("device", "?"), record.get(
             "resumed_after_epoch")
+        backend = record.get("backend")
         recorded = record.get("details", {})
         for key in sorted(set(recorded) & set(details)):
             if recorded[key] != details[key]:
@@ -222,7 +225,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         name=name, model=model, history=history, test_accuracy=accuracy,
         test_probabilities=probabilities, test_predictions=predictions, test_labels=true_labels,
         seconds=seconds, device=device, profile=profile, train_size=train_size,
-        details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from,
+        details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from, backend=backend,
     )
     if loaded_from is None and save:
         _runs.save(model, history, name, dtype=weights_dtype, record={
@@ -468,6 +471,24 @@ def results_table(runs, columns=None) -> ResultsTable:
         available = list(dict.fromkeys(key for row in rows for key in row))
         raise ValueError(f"no row has the column(s) {unknown}; the rows have {available}")
     return ResultsTable(rows=rows, columns=list(columns))
+
+
+def saved_result(name: str, profile: str = "full") -> dict:
+    """What a saved run's record says (no weights needed): its test accuracy, training time and where it ran.
+
+    For comparing runs across chapters, such as in a figure of accuracy
+    against training time. Raises ``FileNotFoundError`` if no run of that
+    name and profile was saved or shipped.
+    """
+    profile = _validate.one_of(profile, ("quick", "full"), "profile")
+    records = [run for run in _runs.others(name) if run.get("profile") == profile]  # your folder's first
+    if not records:
+        raise FileNotFoundError(f"no saved {profile}-profile run named {name!r}: train it with its chapter "
+                                "(train=True), or check the name")
+    record = records[0]
+    return {"name": name, "test accuracy": record["test_accuracy"], "minutes": record["seconds"] / 60,
+            "epochs": record["epochs"], "train images": record["train_size"], "test images": record["test_size"],
+            "device": record["device"], "backend": record["backend"], "saved": record["saved_at"][:10]}
 
 
 def uses_carved_test_split(dataset) -> bool:

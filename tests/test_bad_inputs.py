@@ -293,6 +293,16 @@ CASES = [
          {"total_steps": "count", "steps_per_epoch": "count", "every": "count", "decay": "probability"}),
     Case(modern.predict_logits, {"model": tiny_model, "images": IMAGES},
          {"model": "model", "images": "images", "level": "level"}),
+    Case(modern.chapter_runs, {"profile": "quick"}, {"profile": "choice", "seed": "seed"}),
+    Case(modern.row, {"run": None}, {"run": "run"}),
+    Case(modern.ablation_table, {"rows": [{"variant": "recipe", "seed": 0, "widths": "8-8-8", "test accuracy": 0.5,
+                                           "tta accuracy": 0.5}]}, {"rows": "rows"}),
+    Case(lambda seed: modern.result(a_dataset(), seed=seed, epochs=1, widths=(2, 2, 2), batch_size=2,
+                                    profile="quick"), {"seed": 0}, {"seed": "seed"}),
+    Case(cc.plots.accuracy_vs_minutes, {"points": [{"label": "a", "minutes": 1.0, "test accuracy": 0.5,
+                                                    "chapter": "8"}]}, {"points": "rows"}),
+    Case(cc.plots.confidence_histograms, {"histograms": {"a": [1, 2, 3]}}, {"histograms": "histories"}),
+    Case(cc.training.saved_result, {"name": "compact_cifar10"}, {"profile": "choice"}),
 ]
 CASES = [case for case in CASES if case.kinds]
 

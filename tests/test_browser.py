@@ -26,7 +26,7 @@ SCREENSHOTS = REPOSITORY / "_build" / "screenshots"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHAPTERS = [f"chapters/{path.stem}.html" for path in run.chapter_paths()]
-PAGES = ["intro.html", *CHAPTERS, "sources.html"]
+PAGES = ["intro.html", *CHAPTERS, "teaching.html", "sources.html"]
 WIDTHS = {"desktop": (1280, 900), "phone": (400, 860)}
 
 pytestmark = pytest.mark.book
@@ -197,4 +197,16 @@ def test_the_landing_page_shows_its_picture_and_the_chapter_times(browser, site)
     assert picture.evaluate("image => image.naturalWidth") > 500
     assert page.get_by_text("Quick profile").first.is_visible()
     assert page.get_by_role("link", name="Sources and references").first.is_visible()
+    page.close()
+
+
+def test_the_teaching_page_is_in_the_navigation_and_shows_the_chapter_times(browser, site):
+    page, _ = _open(browser, site, "intro.html", "desktop")
+    link = page.get_by_role("link", name="Teaching with this course").first
+    assert link.is_visible()
+    link.click()
+    page.wait_for_load_state("load")
+    assert page.url.endswith("teaching.html")
+    assert page.get_by_text("Full profile, on the CPU it was recorded on").first.is_visible()
+    assert page.get_by_role("link", name="A modern convnet: CIFAR-10 in ten epochs").first.is_visible()
     page.close()

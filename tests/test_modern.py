@@ -236,3 +236,93 @@ def test_lookahead_resets_the_weights_inside_fit_on_every_backend():
     assert not np.allclose(seen[0], seen[1])  # the first step starts the average, the second moves on from it
     for later in seen[2:]:
         np.testing.assert_allclose(later, seen[1], rtol=1e-6)  # then every step restarts from the average
+
+
+def toy_dataset():
+    from cnncourse import data
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(400) % 2
+    images = rng.random((400, 12, 12, 3)).astype("float32") * 0.5
+    images[labels == 1, :, :6] += 0.5  # class 1: a bright top half
+    return data.Dataset("toy", images[:300], labels[:300], images[300:], labels[300:], ("dark", "bright"),
+                        "made in the test")
+
+
+TOY = dict(epochs=3, batch_size=50, widths=(4, 4, 4))
+
+
+def test_a_result_row_is_read_back_from_the_record_without_the_weights(private_cache):
+    dataset = toy_dataset()
+    trained = modern.result(dataset, variant="toy", seed=1, train=True, profile="quick", **TOY)
+    assert trained["variant"] == "toy" and trained["seed"] == 1 and trained["widths"] == "4-4-4"
+    for path in private_cache.glob("*.weights.h5"):
+        path.unlink()  # a record is enough for a table
+    again = modern.result(dataset, variant="toy", seed=1, train=False, profile="quick", **TOY)
+    assert again == trained
+
+
+def test_a_missing_result_is_trained_even_with_train_false(private_cache):
+    row = modern.result(toy_dataset(), variant="narrow_toy", seed=0, train=False, profile="quick", **TOY)
+    assert row["variant"] == "toy"  # the width prefix of the run's name is not part of the variant
+    assert list(private_cache.glob("airbench_cifar10-narrow_toy-seed0.quick.*"))
+
+
+def test_a_row_of_a_run_matches_the_row_read_from_its_record():
+    dataset = toy_dataset()
+    run = modern.train(dataset, variant="toy", seed=0, profile="quick", verbose=False, **TOY)
+    assert modern.row(run) == modern.result(dataset, variant="toy", seed=0, train=False, profile="quick", **TOY)
+    with pytest.raises(TypeError, match="row takes a run returned by cc.modern.train"):
+        modern.row({"variant": "toy"})
+
+
+def fake_row(variant, seed, accuracy, widths="32-64-64", plain=None):
+    return {"variant": variant, "seed": seed, "widths": widths, "tta accuracy": accuracy,
+            "test accuracy": accuracy - 0.01 if plain is None else plain}
+
+
+def test_the_ablation_table_compares_each_variant_with_the_recipe_at_its_width():
+    rows = [fake_row("recipe", 0, 0.95, widths="64-256-256"),  # another width: not in the table
+            fake_row("recipe", 0, 0.86), fake_row("recipe", 1, 0.84, plain=0.82),
+            fake_row("no_whitening", 0, 0.83), fake_row("no_whitening", 1, 0.81)]
+    table = {row["variant"]: row for row in modern.ablation_table(rows).rows}
+    assert list(table) == ["recipe", "no_tta", "no_whitening"]
+    assert table["recipe"]["accuracy (mean)"] == pytest.approx(0.85) and table["recipe"]["seeds"] == 2
+    assert table["no_tta"]["accuracy (mean)"] == pytest.approx((0.85 + 0.82) / 2)
+    assert table["no_whitening"]["change"] == pytest.approx(-0.03)
+    assert table["no_whitening"]["range"] == "0.8100 to 0.8300"
+    assert table["no_whitening"]["source: epochs to 94 %"] == "35 without, 21 with"
+
+
+def test_an_ablation_table_without_its_reference_is_refused():
+    with pytest.raises(ValueError, match="no run of the full recipe at widths 32-64-64"):
+        modern.ablation_table([fake_row("no_whitening", 0, 0.8)])
+    with pytest.raises(ValueError, match="mix widths"):
+        modern.ablation_table([fake_row("recipe", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
+                               fake_row("no_lookahead", 0, 0.8)])
+
+
+def test_the_chapter_runs_cover_three_seeds_and_every_ablation_on_two():
+    full = modern.chapter_runs("full")
+    assert [run[1] for run in [full["main"], *full["seeds"]]] == [0, 1, 2]
+    narrow = {(variant, seed) for variant, seed, _ in full["ablations"]}
+    for variant in ["recipe", *modern.ABLATIONS, "residual"]:
+        assert {(f"narrow_{variant}", 0), (f"narrow_{variant}", 1)} <= narrow
+    assert sorted(modern.full_profile_runs()) == sorted([full["main"], *full["seeds"], *full["ablations"]])
+    quick = modern.chapter_runs("quick", seed=3)
+    assert all(seed == 3 and changes["widths"] == modern.QUICK_CHANGES["widths"]
+               for _, seed, changes in [quick["main"], *quick["ablations"]])
+
+
+def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
+    from cnncourse import _runs
+
+    measured = modern.time_epoch(toy_dataset(), **TOY)
+    assert measured["steps"] == 6 and measured["images"] == 300 and measured["seconds"] > 0
+    assert measured["backend"] == keras.backend.backend()
+    _runs.write_signed(tmp_path / modern.EPOCH_TIMES_FILE, {"backends": {measured["backend"]: measured}})
+    assert modern.epoch_times(tmp_path) == [measured]
+    text = (tmp_path / modern.EPOCH_TIMES_FILE).read_text()
+    (tmp_path / modern.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
+    with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
+        modern.epoch_times(tmp_path)

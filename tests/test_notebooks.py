@@ -130,8 +130,9 @@ def test_notes_fit_the_output_box(notebook):
 
 def test_the_landing_page_is_current():
     """The chapter table and picture of intro.md come from the chapters' records (python -m cnncourse writes them)."""
-    intro = (REPOSITORY / "intro.md").read_text()
-    assert run.chapter_table() in intro, "intro.md's chapter table is stale: run `python -m cnncourse --refresh-notes`"
+    for page in run.PAGES_WITH_THE_TABLE:
+        text = (REPOSITORY / page).read_text()
+        assert run.chapter_table() in text, f"{page}'s chapter table is stale: run `python -m cnncourse --refresh-notes`"
     assert run.LANDING_PICTURE.read_bytes() == run.landing_picture_bytes(), "images/landing.png is not the stored figure"
 
 
