@@ -45,19 +45,30 @@ def repository_url() -> str:
     return _config_file()["repository"]["url"]
 
 
-def setup_cell_source(url: str | None = None) -> str:
+def package_version() -> str:
+    """The version of ``cnncourse`` in this checkout (``cnncourse.__version__``), which a recording pins."""
+    from cnncourse import __version__
+
+    return __version__
+
+
+def setup_cell_source(url: str | None = None, version: str | None = None) -> str:
     """The first code cell of every chapter: installs ``cnncourse`` in Colab, does nothing elsewhere.
 
-    Only the package is named, unpinned: pip keeps Colab's own keras,
-    tensorflow and numpy when they satisfy the package's lower bounds.
+    It installs the release the chapter was recorded with (the tag
+    ``v<version>``), so a notebook opened from an older copy of the course
+    gets the package its outputs came from, not whatever is newest. Only the
+    package is named: pip keeps Colab's own keras, tensorflow and numpy when
+    they satisfy the package's lower bounds.
     """
     url = url or repository_url()
+    version = version or package_version()
     return (
         "import sys\n\n"
         'if "google.colab" in sys.modules:  # Colab: install the course\'s helper package, keep Colab\'s Keras\n'
         "    import subprocess\n\n"
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
-        f'                    "cnncourse @ git+{url}"], check=True)'
+        f'                    "cnncourse @ git+{url}@v{version}"], check=True)'
     )
 
 
@@ -99,9 +110,16 @@ def code_cells(notebook) -> list:
 
 
 def code_hash(notebook) -> str:
-    """Fingerprint of the chapter's code: stored outputs are valid for this hash only."""
+    """Fingerprint of the chapter's code: stored outputs are valid for this hash only.
+
+    The Colab setup cell is left out: it is written from ``_config.yml`` and
+    the package version, prints nothing outside Colab, and has its own test.
+    """
     digest = hashlib.sha256()
+    setup = setup_cell(notebook)
     for cell in code_cells(notebook):
+        if cell is setup:
+            continue
         digest.update(cell.source.strip().encode() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -317,6 +335,7 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
         "backend_version": facts["backend_version"],
         "device": facts["device"],
         "python": facts["python"],
+        "cnncourse": package_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "duration_s": round(duration, 1),
         "code_hash": code_hash(notebook),

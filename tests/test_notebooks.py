@@ -88,7 +88,10 @@ def test_the_colab_setup_cell_comes_from_config(notebook):
     """The repository address is written once, in _config.yml; recording copies it into every chapter."""
     cell = run.setup_cell(notebook)
     assert cell is not None, "every chapter starts with the Colab setup cell"
-    assert cell.source == run.setup_cell_source()
+    recorded_with = notebook.metadata["cnncourse"]["run"]["cnncourse"]
+    assert cell.source == run.setup_cell_source(version=recorded_with), \
+        "the setup cell must install the cnncourse release the chapter was recorded with"
+    assert re.search(rf"git\+\S+@v{re.escape(recorded_with)}\"", cell.source)
     assert run.repository_url() in cell.source
     assert not re.search(r"(keras|tensorflow|numpy)\s*[=<>]=", cell.source), "never pin what Colab already has"
 

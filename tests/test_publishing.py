@@ -93,3 +93,16 @@ def test_the_licences_are_stated_where_readers_look():
         text = (REPOSITORY / page).read_text()
         assert "MIT" in text and "CC BY 4.0" in text, f"{page} must state both licences"
     assert "Cite this course" in (REPOSITORY / "intro.md").read_text()
+
+
+def test_every_release_a_chapter_pins_is_in_the_changelog():
+    import nbformat
+
+    from cnncourse import _record
+
+    changelog = (REPOSITORY / "CHANGELOG.md").read_text()
+    released = set(re.findall(r"^## (\d+\.\d+\.\d+) \(\d{4}-\d\d-\d\d\)$", changelog, re.M))
+    pinned = {nbformat.read(path, as_version=4).metadata["cnncourse"]["run"]["cnncourse"]
+              for path in _record.chapter_paths()}
+    assert cnncourse.__version__ in released, "add the current version to CHANGELOG.md"
+    assert pinned <= released, f"chapters pin releases the changelog does not list: {pinned - released}"
