@@ -800,7 +800,7 @@ def time_epoch(data, **changes) -> dict:
     started = time.perf_counter()
     model.fit(batches, epochs=1, verbose=0, callbacks=callbacks)
     facts = config.environment()
-    return {"seconds": round(time.perf_counter() - started, 1), "steps": len(batches),
+    return {"seconds": round(time.perf_counter() - started, 3), "steps": len(batches),
             "images": len(batches) * batches.batch_size, "batch_size": batches.batch_size,
             "widths": list(recipe["widths"]), **{key: facts[key] for key in
                                                  ("backend", "backend_version", "keras", "device", "date")}}
