@@ -778,6 +778,7 @@ def _train_full_profile(variants=None) -> None:
         if variants and variant not in variants:
             continue
         train(cifar, variant=variant, seed=seed, train=False, **changes)
+        keras.backend.clear_session()  # one process trains them all: free each run's graphs and layers
 
 
 # ---------------------------------------------------------------- how long an epoch takes, per backend
