@@ -621,6 +621,8 @@ def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, v
 
 # ---------------------------------------------------------------- results of many runs
 
+_train_run = train  # for result(), whose `train` flag (as in every chapter) hides the function's name
+
 
 def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, profile: str | None = None,
            **changes) -> dict:
@@ -644,7 +646,7 @@ def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, 
             record = found[1]["run"]
             return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
                         record["seconds"], record["backend"], record["device"])
-    return row(globals()["train"](data, variant=variant, seed=seed, train=train, profile=profile, **changes))
+    return row(_train_run(data, variant=variant, seed=seed, train=train, profile=profile, **changes))
 
 
 def row(run) -> dict:
