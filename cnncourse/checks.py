@@ -92,18 +92,25 @@ def check(label: str, given, **data) -> None:
         except Exception as error:  # a learner's half-finished answer must not crash the notebook
             _text.say(f"❌ Not quite: your answer could not be used ({type(error).__name__}: {error}).")
             return
+        if isinstance(entry.expected, bool):  # an open exercise: `given` judged the learner's own run
+            _text.say("✅ Passed: " + entry.explanation if bool(given) == entry.expected
+                      else "❌ Not yet: " + entry.explanation + (f" Hint: {entry.hint}" if entry.hint else ""))
+            return
     expected = entry.expected(**data) if callable(entry.expected) else entry.expected
-    answer(given, expected, explanation=entry.explanation, tolerance=entry.tolerance)
+    answer(given, expected, explanation=entry.explanation, tolerance=entry.tolerance, hint=entry.hint)
 
 
-def answer(given, expected, *, explanation: str = "", tolerance: float | None = None) -> None:
+def answer(given, expected, *, explanation: str = "", tolerance: float | None = None, hint: str = "") -> None:
     """Grade a learner's answer: print ✅ or ❌ with the reason, never raise.
 
     Compared the way a teacher would: ``None`` (or ``...``) means "not
     answered yet"; numbers within ``tolerance`` (default: a relative 1e-6,
-    so ``0.1 + 0.2`` is ``0.3``); lists, tuples and arrays by shape, then
-    element by element (NaN equals NaN); a yes/no question wants a bool (``1``
-    is not ``True``); text ignores case and surrounding spaces.
+    so ``0.1 + 0.2`` is ``0.3``), or rounded as the learner rounded them with
+    at least three significant digits (``1.33`` for 4/3); lists, tuples and
+    arrays by length or shape, then element by element (NaN equals NaN); a
+    yes/no question wants a bool (``1`` is not ``True``); text ignores case
+    and surrounding spaces. A right answer gets the ``explanation``; a wrong
+    one gets the ``hint``, which must not give the answer away.
     """
     if given is None or given is Ellipsis:
         _text.say("… not answered yet: put your answer in place of None and run the cell again")
@@ -115,7 +122,7 @@ def answer(given, expected, *, explanation: str = "", tolerance: float | None = 
     if correct:
         _text.say("✅ Correct." + (f" {explanation}" if explanation else ""))
     else:
-        _text.say(f"❌ Not quite: {reason}." + (f" Hint: {explanation}" if explanation else ""))
+        _text.say(f"❌ Not quite: {reason}." + (f" Hint: {hint}" if hint else ""))
 
 
 def _kind(value) -> str:
@@ -141,14 +148,18 @@ def _compare(given, expected, tolerance) -> tuple[bool, str]:
     if expected_kind == "bool":
         return (bool(given) == bool(expected)), f"you said {bool(given)}"
     if expected_kind == "number":
-        close = _close(np.asarray(given), np.asarray(expected), tolerance)
-        return bool(close), f"you gave {given}, which is not the expected value"
+        if _close(np.asarray(given), np.asarray(expected), tolerance) or _rounded_alike(given, expected):
+            return True, ""
+        digits = _significant_digits(given)
+        if digits is not None and digits < 3 and _rounded_alike(given, expected, minimum_digits=1):
+            return False, f"you gave {given}, rounded too far: give at least three significant digits"
+        return False, f"you gave {given}, which is not the expected value"
     if expected_kind == "text":
         return given.strip().casefold() == expected.strip().casefold(), f"you gave {given!r}"
     if expected_kind == "sequence":
         given_array, expected_array = np.asarray(given), np.asarray(expected)
         if given_array.shape != expected_array.shape:
-            return False, f"your answer has shape {given_array.shape}, expected {expected_array.shape}"
+            return False, _shape_mismatch(given, given_array.shape, expected_array.shape)
         if given_array.dtype.kind in "biuf" and expected_array.dtype.kind in "biuf":
             close = _close(given_array, expected_array, tolerance)
         else:
@@ -163,3 +174,31 @@ def _close(given: np.ndarray, expected: np.ndarray, tolerance) -> np.ndarray:
     if tolerance is None:
         return np.isclose(given, expected, rtol=1e-6, atol=1e-9, equal_nan=True)
     return np.isclose(given, expected, rtol=0, atol=tolerance, equal_nan=True)
+
+
+def _shape_mismatch(given, given_shape, expected_shape) -> str:
+    def described(shape):
+        if len(shape) == 1:
+            return f"{shape[0]} value{'s' * (shape[0] != 1)}"
+        return "shape " + " x ".join(str(size) for size in shape)
+
+    shown = repr(given) if len(repr(given)) <= 40 else "an array"
+    return f"you gave {shown}, which has {described(given_shape)}; the answer has {described(expected_shape)}"
+
+
+def _significant_digits(value) -> int | None:
+    """How many significant digits a learner typed (1.33: 3); None for integers and unusual values."""
+    if isinstance(value, (int, np.integer)) or not np.isfinite(value) or value == 0:
+        return None
+    text = repr(float(abs(value)))
+    return None if "e" in text else len(text.replace(".", "").lstrip("0"))
+
+
+def _rounded_alike(given, expected, minimum_digits: int = 3) -> bool:
+    """Whether ``given`` is ``expected`` rounded to the decimals the learner typed (1.33 for 1.3333...)."""
+    digits = _significant_digits(given)
+    if digits is None or digits < minimum_digits or isinstance(expected, (int, np.integer)):
+        return False
+    text = repr(float(given))
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return bool(np.isclose(round(float(expected), decimals), float(given), rtol=0, atol=10.0 ** -(decimals + 3)))

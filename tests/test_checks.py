@@ -7,21 +7,51 @@ from cnncourse import checks
 
 
 def test_answer_right_wrong_and_unanswered(capsys, unwrap):
-    checks.answer(9, 9, explanation="3x3 windows in 5x5")
-    checks.answer(8, 9, explanation="count the windows")
+    checks.answer(9, 9, explanation="3 x 3 = 9 windows", hint="count the windows")
+    checks.answer(8, 9, explanation="3 x 3 = 9 windows", hint="count the windows")
     checks.answer(None, 9)
     right, wrong, missing = unwrap(capsys.readouterr().out).strip().splitlines()
-    assert right.startswith("✅") and "3x3 windows" in right
-    assert wrong.startswith("❌") and "count the windows" in wrong
+    assert right.startswith("✅") and "3 x 3 = 9 windows" in right
+    assert wrong.startswith("❌") and "count the windows" in wrong and "= 9" not in wrong  # no answer in a hint
     assert "not answered yet" in missing
 
 
-def test_answer_compares_arrays_by_shape_then_values(capsys):
+@pytest.mark.parametrize("given, right, reason", [
+    (1.33, True, ""), (1.333, True, ""), (4 / 3, True, ""), (1.34, False, "not the expected value"),
+    (1.3, False, "at least three significant digits"), (1, False, "not the expected value"),
+])
+def test_answer_accepts_the_precision_a_solution_shows(capsys, unwrap, given, right, reason):
+    checks.answer(given, 4 / 3)
+    said = unwrap(capsys.readouterr().out)
+    assert said.startswith("✅" if right else "❌") and reason in said, said
+
+
+def test_a_wrong_length_is_said_in_words(capsys, unwrap):
+    checks.answer((1, 1, 64), (64,))
+    said = unwrap(capsys.readouterr().out)
+    assert "you gave (1, 1, 64), which has 3 values; the answer has 1 value" in said, said
+
+
+def test_no_hint_gives_its_answer_away():
+    """A wrong answer is followed by its hint: the hint must not contain the answer it asks for."""
+    from cnncourse._answers import ANSWERS
+
+    for label, entry in ANSWERS.items():
+        assert entry.hint, f"{label} has no hint for a wrong answer"
+        expected = entry.expected
+        forms = [] if isinstance(expected, bool) or callable(expected) else (
+            [f"{expected:g}", f"{expected:,}", f"{expected:.3f}"] if isinstance(expected, (int, float))
+            else [repr(expected), f"({expected})"] if isinstance(expected, str) and len(expected) < 3
+            else [str(expected), repr(expected)])
+        assert not [form for form in forms if form in entry.hint], f"the hint of {label} gives the answer"
+
+
+def test_answer_compares_arrays_by_shape_then_values(capsys, unwrap):
     checks.answer(np.zeros((2, 2)), np.zeros((3, 3)))
     checks.answer(np.array([[1, 2], [3, 5]]), np.array([[1, 2], [3, 4]]))
     checks.answer(np.array([1.0, 2.0 + 1e-12]), np.array([1.0, 2.0]))
-    shape, values, close = capsys.readouterr().out.strip().splitlines()
-    assert "shape (2, 2), expected (3, 3)" in shape
+    shape, values, close = unwrap(capsys.readouterr().out).strip().splitlines()
+    assert "which has shape 2 x 2; the answer has shape 3 x 3" in shape
     assert "1 of 4 values differ" in values
     assert close.startswith("✅")
 
@@ -127,8 +157,10 @@ def test_the_open_remedy_exercise_reads_the_learners_run(capsys):
     checks.check("overfitting-ex-your-remedy", run_with(0.10, 0.40), baseline=baseline)  # underfits instead
     checks.check("overfitting-ex-your-remedy", "dropout", baseline=baseline)
     checks.check("overfitting-ex-your-remedy", None, baseline=baseline)
-    verdicts = [line[0] for line in capsys.readouterr().out.splitlines() if line[0] in "✅❌…"]
+    said = capsys.readouterr().out
+    verdicts = [line[0] for line in said.splitlines() if line[0] in "✅❌…"]
     assert verdicts == ["✅", "❌", "❌", "❌", "…"]
+    assert "you said" not in said and "Not yet: the gap must shrink" in said  # the verdict, in the rule's words
 
 
 def test_notes_are_wrapped_between_words_to_the_output_box():
