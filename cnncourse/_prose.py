@@ -154,13 +154,16 @@ def _backed(value: float, decimals: int, unit, shown: list) -> bool:
     """Whether some shown number, rounded as the prose rounds, is the prose's number.
 
     A percentage may show as a fraction (66.5 % for 0.6652); a time must show
-    as a time, in any unit (25.8 min for 1,548 s).
+    as a time, in any unit (26 min for 1,548 s), or as a bare number with the
+    prose's decimals (25.8 min in a column of minutes).
     """
     half = 0.5 * 10.0 ** -decimals + 1e-9
     for number, its_decimals, its_unit in shown:
         if unit not in ("", "%"):
             if its_unit not in ("", "%") and abs(number * its_unit / unit - value) <= half:
                 return True
+            if its_unit == "" and decimals and its_decimals >= decimals and abs(number - value) <= half:
+                return True  # a table's column of minutes: a bare number, but specific enough (25.8)
             continue
         candidates = [number] if its_decimals >= decimals else []
         if unit == "%" and number <= 1:

@@ -142,37 +142,44 @@ def links_row(chapter: str) -> str:
 
 
 def record_text(record: dict, timings: dict, chapter: str) -> str:
-    """The note shown at the top of a chapter: where to run it, then what produced its outputs."""
-    lines = [
-        links_row(chapter),
+    """The note at the top of a chapter: where to run it, and in one line what produced its outputs.
+
+    The details (versions, each profile's measured time, the runs it
+    reloaded) are folded: the top of the page belongs to the lesson.
+    """
+    details = [
+        f"Keras {record['keras']} with {record['backend']} {record['backend_version']} on {record['device']}; "
+        f"this recording took {_describe_duration(record['duration_s'])}.",
         "",
-        f"> **Recorded run.** The outputs on this page come from running the notebook top to bottom "
-        f"with the **{record['profile']}** profile on {record['date']}: Keras {record['keras']} with "
-        f"{record['backend']} {record['backend_version']}, on {record['device']}; it took "
-        f"{_describe_duration(record['duration_s'])}.",
-        ">",
-        "> Measured run times:",
+        "Measured run times:",
+        "",
     ]
     for profile in ("quick", "full"):
         timing = timings.get(profile)
-        if timing:
-            lines.append(
-                f"> - **{profile}**: {_describe_duration(timing['duration_s'])} on {timing['device']} "
-                f"({timing['backend']}, {timing['date']})" + _training_note(timing.get("runs", []))
-            )
-        else:
-            lines.append(f"> - **{profile}**: not recorded yet")
+        details.append(f"- **{profile}**: " + (
+            f"{_describe_duration(timing['duration_s'])} on {timing['device']} ({timing['backend']}, "
+            f"{timing['date']})" + _training_note(timing.get("runs", [])) if timing else "not recorded yet"))
     reloaded = [run for run in record.get("runs", []) if run["reloaded"]]
     if len(reloaded) > 8:  # a sweep: one line, not eighty
         devices = sorted({f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded})
-        lines += [">", f"> Saved runs reloaded for this recording (trained once, beforehand): {len(reloaded)} runs, "
-                  f"{sum(run['epochs'] for run in reloaded):,} epochs in "
-                  f"{_describe_duration(sum(run['seconds'] or 0 for run in reloaded))} on {'; '.join(devices)}"]
+        details += ["", f"Saved runs reloaded for this recording (trained once, beforehand): {len(reloaded)} runs, "
+                    f"{sum(run['epochs'] for run in reloaded):,} epochs in "
+                    f"{_describe_duration(sum(run['seconds'] or 0 for run in reloaded))} on {'; '.join(devices)}."]
     elif reloaded:
-        lines += [">", "> Saved runs reloaded for this recording (trained once, beforehand):"]
-        lines += [f"> - `{run['name']}`: {run['epochs']} epochs in {_describe_duration(run['seconds'])} on "
-                  f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded]
-    return "\n".join(lines)
+        details += ["", "Saved runs reloaded for this recording (trained once, beforehand):", ""]
+        details += [f"- `{run['name']}`: {run['epochs']} epochs in {_describe_duration(run['seconds'])} on "
+                    f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded]
+    return "\n".join([
+        links_row(chapter),
+        "",
+        "<details>",
+        f"<summary>Outputs recorded with the <b>{record['profile']}</b> profile on {record['date']}, "
+        f"{record['device']}, {record['backend']}</summary>",
+        "",
+        *details,
+        "",
+        "</details>",
+    ])
 
 
 def _training_note(runs: list) -> str:
@@ -323,6 +330,8 @@ def execute(path: Path, profile: str, parameters: dict | None = None) -> float:
         finally:
             del os.environ[RUN_LOG_ENVIRONMENT_VARIABLE]
         notebook = nbformat.read(output, as_version=4)
+        notebook.cells = [cell for cell in notebook.cells  # the run record keeps the parameters
+                          if INJECTED_TAG not in cell.metadata.get("tags", [])]
         log = Path(scratch) / "runs.jsonl"
         runs = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
     duration = time.perf_counter() - started

@@ -30,7 +30,7 @@ def test_book_builds_without_warnings():
     assert (html / "index.html").exists()
     for number, path in enumerate(run.chapter_paths(), start=1):
         page = (html / "chapters" / f"{path.stem}.html").read_text()
-        assert "Recorded run" in page, f"{path.stem}: the run record is not shown"
+        assert "Outputs recorded with the" in page, f"{path.stem}: the run record is not shown"
         assert "<img" in page, f"{path.stem}: no figure on the page"
         exercises = sum(cell.source.count("> **Exercise** (`") for cell in nbformat.read(path, as_version=4).cells)
         numbers = re.findall(r'caption-number">Exercise (\d+)\.(\d+) ', page)
