@@ -27,7 +27,7 @@ import nbformat
 
 from cnncourse import _record
 
-_NUMBER = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+)(?:\s?(%|percent\b|"
+_NUMBER = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+)(?:\s?(%|percent\b|million\b|"
                      r"s\b|seconds?\b|min\b|minutes?\b|h\b|hours?\b))?(?![\w,]*\d)")
 _CHAPTER_LINK = re.compile(r"\]\((?:\.\./)?(?:chapters/)?(\d\d_[\w-]+)\.(?:ipynb|md)(?:#[^)]*)?\)")
 _SOURCE_LINK = re.compile(r"\]\((?:\.\./)?sources\.md[^)]*\)|\]\(https?://[^)]*\)|<https?://[^>]*>")
@@ -71,10 +71,10 @@ _UNIT = r"(%|percent\b|s\b|seconds?\b|min\b|minutes?\b|h\b|hours?\b)"
 
 
 def _unit(word):
-    """'%' for a percentage, the seconds in one unit for a time, '' for a bare number."""
+    """'%' for a percentage, 'million', the seconds in one unit for a time, or '' for a bare number."""
     if not word:
         return ""
-    return "%" if word in ("%", "percent") else _SECONDS[word]
+    return word if word in ("%", "million") else "%" if word == "percent" else _SECONDS[word]
 
 
 def _numbers_in(text: str) -> list[tuple[str, float, int, object]]:
@@ -87,11 +87,41 @@ def _numbers_in(text: str) -> list[tuple[str, float, int, object]]:
     return found
 
 
+_OPERAND = r"\d[\d,]*(?:\.\d+)?"
+_LEFT = re.compile(rf"((?:{_OPERAND}\s*[·×x*+/−-]\s*)+{_OPERAND})\s*$")
+_RIGHT = re.compile(rf"\s*({_OPERAND})(?![\d,]*\d)")
+
+
+def _derived(text: str) -> tuple[str, list[str]]:
+    """Take out arithmetic written in the prose (784·64 = 50,176): the reader can check it, and so does this.
+
+    Returns the text with each checked result blanked, and the results whose
+    arithmetic is wrong. Chains (28·28 = 784, 784·64 = 50,176) are followed.
+    """
+    wrong, blanked = [], list(text)
+    for equals in [match.start() for match in re.finditer("=", text)]:
+        left, right = _LEFT.search(text[:equals]), _RIGHT.match(text, equals + 1)
+        if not (left and right):
+            continue
+        expression = re.sub(r"[·×x]", "*", left.group(1).replace(",", "")).replace("−", "-")
+        written = right.group(1)
+        decimals = len(written.split(".")[1]) if "." in written else 0
+        if abs(eval(expression, {"__builtins__": {}}) - float(written.replace(",", ""))) > 0.5 * 10.0 ** -decimals:
+            wrong.append(written)
+        blanked[right.start(1):right.end(1)] = " " * len(written)
+    return "".join(blanked), wrong
+
+
 def quoted_numbers(page: str, markdown: str) -> list[tuple[Quote, float, int, object, str]]:
-    """The measured numbers of a page's Markdown, each with its value, decimals, unit and sentence."""
+    """The measured numbers of a page's Markdown, each with its value, decimals, unit and sentence.
+
+    A result of arithmetic written out in the sentence counts only if the
+    arithmetic is wrong (then it is returned with the unit "wrong").
+    """
     quotes = []
     for sentence in _sentences(_without_code_and_math(markdown)):
-        link_free = re.sub(r"\]\([^)]*\)", "]", sentence)
+        link_free, wrong = _derived(re.sub(r"\]\([^)]*\)", "]", sentence))
+        quotes += [(Quote(page, written, sentence), 0.0, 0, "wrong", sentence) for written in wrong]
         for written, value, decimals, unit in _numbers_in(link_free):
             if decimals or unit or "," in written:
                 quotes.append((Quote(page, written, sentence), value, decimals, unit, sentence))
@@ -128,9 +158,8 @@ def _record_numbers(record) -> list[tuple[float, int, object]]:
             for item in value:
                 walk(item, key)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            seconds = "second" in key or key.endswith("_s")
-            numbers.append((float(value), len(repr(value).split(".")[1]) if "." in repr(value) else 0,
-                            1 if seconds else ""))
+            seconds = "second" in key or key.endswith("_s")  # a stored float was rounded before it was stored:
+            numbers.append((float(value), 99 if isinstance(value, float) else 0, 1 if seconds else ""))  # 0.907 is 0.9070
         elif isinstance(value, str):
             numbers.extend(_parsed(value))
 
@@ -158,6 +187,10 @@ def _backed(value: float, decimals: int, unit, shown: list) -> bool:
     prose's decimals (25.8 min in a column of minutes).
     """
     half = 0.5 * 10.0 ** -decimals + 1e-9
+    if unit == "wrong":
+        return False
+    if unit == "million":
+        return any(its_unit == "" and abs(number / 1e6 - value) <= half for number, _, its_unit in shown)
     for number, its_decimals, its_unit in shown:
         if unit not in ("", "%"):
             if its_unit not in ("", "%") and abs(number * its_unit / unit - value) <= half:
@@ -194,16 +227,34 @@ def chapter_notebooks() -> dict[str, object]:
     return {path.stem: nbformat.read(path, as_version=4) for path in _record.chapter_paths([])}
 
 
+def _exercise_questions(markdown: str) -> tuple[str, str]:
+    """A Markdown cell as (its prose, its exercise questions): a question's numbers are givens, not quotations."""
+    if "> **Exercise**" not in markdown:
+        return markdown, ""
+    lines = markdown.splitlines()
+    questions = [line for line in lines if line.startswith(">")]
+    return "\n".join(line for line in lines if not line.startswith(">")), "\n".join(questions)
+
+
 def unbacked_in_chapters(notebooks: dict | None = None) -> list[Quote]:
     """Every measured number in a chapter's Markdown that neither its page nor its cited source backs."""
     notebooks = notebooks if notebooks is not None else chapter_notebooks()
-    shown = {name: shown_numbers(notebook) for name, notebook in notebooks.items()}
-    missing = []
+    prose, shown = {}, {}
     for name, notebook in notebooks.items():
-        markdown = "\n\n".join(
-            cell.source if cell.cell_type == "markdown" else _split_code(cell.source)[1] for cell in notebook.cells
-            if _record.RECORD_TAG not in cell.metadata.get("tags", []))
-        missing += _unbacked(f"chapters/{name}.ipynb", markdown, shown[name], shown)
+        parts, givens = [], []
+        for cell in notebook.cells:
+            if _record.RECORD_TAG in cell.metadata.get("tags", []):
+                continue
+            if cell.cell_type == "markdown":
+                text, questions = _exercise_questions(cell.source)
+                parts.append(text)
+                givens += _parsed(questions)
+            else:
+                parts.append(_split_code(cell.source)[1])
+        prose[name], shown[name] = "\n\n".join(parts), shown_numbers(notebook) + givens
+    missing = []
+    for name in notebooks:
+        missing += _unbacked(f"chapters/{name}.ipynb", prose[name], shown[name], shown)
     return missing
 
 
@@ -223,8 +274,8 @@ def unbacked_in_pages() -> list[Quote]:
     notebooks = chapter_notebooks()
     every_chapter = [number for notebook in notebooks.values() for number in shown_numbers(notebook)]
     weights = _record.REPOSITORY / "cnncourse" / "weights"
-    records = [number for path in sorted(weights.glob("*.json"))
-               for number in _record_numbers(json.loads(path.read_text()).get("run", {}))]
+    records = [number for path in sorted(weights.glob("*.json")) for number in _record_numbers(
+        {key: value for key, value in json.loads(path.read_text()).items() if key != "history"})]
     by_chapter = {name: shown_numbers(notebook) for name, notebook in notebooks.items()}
     missing = []
     for page in ("intro.md", "sources.md", "teaching.md", "cnncourse/weights/README.md"):

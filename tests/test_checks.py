@@ -172,3 +172,28 @@ def test_notes_are_wrapped_between_words_to_the_output_box():
     assert all(line.startswith("  ") for line in wrapped[1:-1])
     assert " ".join(line.strip() for line in wrapped[:-1]) == note.splitlines()[0]
     assert _text.wrap("x" * 100) == "x" * 100, "a single long word is never cut"
+
+
+def _wrong_version(expected):
+    """A wrong answer of the same kind as ``expected``."""
+    if isinstance(expected, bool):
+        return not expected
+    if isinstance(expected, str):
+        return "z" if expected != "z" else "y"
+    if isinstance(expected, (int, float, np.integer, np.floating)):
+        return expected * 1.5 + 1
+    return np.asarray(expected) + 1
+
+
+@pytest.mark.parametrize("label", [label for label, entry in __import__("cnncourse._answers", fromlist=["ANSWERS"])
+                                   .ANSWERS.items() if not callable(entry.expected) and entry.given is None])
+def test_every_solution_passes_its_check_and_a_wrong_answer_is_refused_sensibly(capsys, unwrap, label):
+    from cnncourse._answers import ANSWERS
+
+    entry = ANSWERS[label]
+    checks.check(label, entry.expected)
+    right = unwrap(capsys.readouterr().out)
+    assert right.startswith("✅") and entry.explanation in right, right
+    checks.check(label, _wrong_version(entry.expected))
+    wrong = unwrap(capsys.readouterr().out)
+    assert wrong.startswith("❌") and entry.hint in wrong and entry.explanation not in wrong, wrong
