@@ -106,7 +106,10 @@ def test_one_search_field(browser, site, width_name):
 
 def test_solutions_stay_hidden_until_asked(browser, site):
     page, _ = _open(browser, site, "chapters/07_cifar10.html", "desktop")
-    solutions = page.query_selector_all("details")
+    folded = page.query_selector_all("details")
+    record, solutions = folded[0], [box for box in folded if box.query_selector("summary").inner_text() == "Solution"]
+    assert record.query_selector("summary").inner_text().startswith("Outputs recorded with the full profile")
+    assert not record.evaluate("element => element.open"), "the run record's details are not folded"
     assert len(solutions) >= 3
     first = solutions[0]
     answer = first.query_selector("p")
