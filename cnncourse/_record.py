@@ -172,7 +172,7 @@ def record_text(record: dict, timings: dict, chapter: str) -> str:
     return "\n".join([
         links_row(chapter),
         "",
-        "<details>",
+        '<details class="run-record">',
         f"<summary>Outputs recorded with the <b>{record['profile']}</b> profile on {record['date']}, "
         f"{record['device']}, {record['backend']}</summary>",
         "",
