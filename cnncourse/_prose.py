@@ -169,7 +169,8 @@ def _record_numbers(record) -> list[tuple[float, int, object]]:
 
 def _parsed(text: str) -> list[tuple[float, int, object]]:
     """The numbers of shown text, as (value, decimals, unit); 1e-3 counts at any precision."""
-    text = re.sub(r"<[^>]+>", " ", text)
+    text = re.sub(r"</?[a-zA-Z][^<>]*>", " ", text)  # HTML tags only: "a < b" in code is not one
+    text = re.sub(r"(?<=\d)_(?=\d{3})", "", text)  # 3_000 in code is 3,000
     numbers = []
     for match in re.finditer(r"(\d[\d,]*(?:\.\d+)?)(e-?\d{1,2}(?!\d))?(?:\s?" + _UNIT + ")?", text):
         written = match.group(1).rstrip(",")

@@ -649,6 +649,32 @@ def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, 
     return row(_train_run(data, variant=variant, seed=seed, train=train, profile=profile, **changes))
 
 
+def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
+    """A full-profile run as a row of chapter 12's tables, read from its record: never trained here.
+
+    The chapter's full-profile runs take hours of CPU. They train once, in
+    the background, with ``python -m cnncourse.modern``, and ship with the
+    package as records (history and scores, no weights), so every reader
+    sees the same results in seconds, whatever profile the chapter runs in.
+    """
+    recipe = recipe_with(**changes)
+    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    name = run_name(variant, seed)
+    found = _runs.find(name, {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
+                              "train_size": FULL_TRAIN_IMAGES, "optimizer": f"SGD(momentum={recipe['momentum']})"})
+    if found is None:
+        raise FileNotFoundError(f"no full-profile record of {name!r}: train it with `python -m cnncourse.modern "
+                                f"{variant}` (hours on a CPU, minutes on a GPU), or restore cnncourse/weights from "
+                                "the course's repository")
+    path, content = found
+    record = content["run"]
+    if record["details"]["changes"] != _changes(recipe):
+        raise ValueError(f"the record {path.name} was trained with changes {record['details']['changes']}, not "
+                         f"{_changes(recipe)}: its name no longer matches its recipe")
+    return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
+                record["seconds"], record["backend"], record["device"])
+
+
 def row(run) -> dict:
     """A trained or reloaded run of the recipe (what ``train`` returns) as a row of chapter 12's tables."""
     from cnncourse import training
@@ -729,30 +755,30 @@ def ablation_table(rows: list[dict]):
 # ---------------------------------------------------------------- chapter 12's full-profile runs
 
 NARROW_WIDTHS = (32, 64, 64)  # the ablations' width in the full profile: a quarter of the compute
+FULL_TRAIN_IMAGES = 50_000  # the full profile trains on all of CIFAR-10's training images
 
 
 QUICK_CHANGES = {"widths": (16, 32, 32), "epochs": 4, "batch_size": 250}  # the quick profile: seconds per run
-QUICK_ABLATIONS = ("no_label_smoothing",)
 
 
 def chapter_runs(profile: str, seed: int = 0) -> dict:
     """Chapter 12's runs in a profile, each as (variant, seed, recipe changes).
 
-    - ``"main"``: the run the chapter looks inside (its filters, confidence);
+    - ``"main"``: the run the chapter trains (or reloads) and looks inside;
     - ``"seeds"``: more runs of the same recipe, for a mean and a range;
     - ``"ablations"``: one ingredient removed at a time, the residual
       variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
-      in the full profile (a quarter of the compute); the quick profile
-      compares a few with its main run.
+      (a quarter of the compute).
+
+    The quick profile has only its main run, a tiny version of the recipe.
+    The full profile's runs take hours of CPU: ``python -m cnncourse.modern``
+    trains them once, and the chapter reads their records (``recorded``).
     """
     profile = _validate.one_of(profile, ("quick", "full"), "profile")
     seed = _validate.integer(seed, "seed", minimum=0, example="0")
-    residual = ("residual", {"residual": True})
     if profile == "quick":
-        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [],
-                "ablations": [(variant, seed, {**QUICK_CHANGES, **changes}) for variant, changes in
-                              [*((name, ABLATIONS[name]) for name in QUICK_ABLATIONS), residual]]}
-    narrow = [("recipe", {}), *ABLATIONS.items(), residual]
+        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "ablations": []}
+    narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]
     return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
             "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
                           for narrow_seed in (0, 1) for variant, changes in narrow]}

@@ -266,12 +266,15 @@ def accuracy_vs_shots(rows, *, chance: float | None = None, title: str | None = 
 
 
 def accuracy_vs_minutes(points, *, title: str | None = None):
-    """Test accuracy against minutes of training, one labelled point per run, coloured by chapter.
+    """Test accuracy against minutes of training, one point per run, coloured by chapter.
 
     ``points`` are dicts with "label", "minutes", "test accuracy" and
-    "chapter". The x axis is logarithmic: a run twice as long is one step
-    further right wherever it sits.
+    "chapter". Runs that share a label (seeds of one recipe) are named once,
+    with their count. The x axis is logarithmic: a run twice as long is one
+    step further right wherever it sits.
     """
+    from matplotlib import ticker
+
     if not isinstance(points, (list, tuple)) or not points or not all(
             isinstance(point, dict) and {"label", "minutes", "test accuracy", "chapter"} <= set(point)
             for point in points):
@@ -284,11 +287,20 @@ def accuracy_vs_minutes(points, *, title: str | None = None):
     for number, chapter in enumerate(dict.fromkeys(point["chapter"] for point in points)):
         chosen = [point for point in points if point["chapter"] == chapter]
         axis.scatter([point["minutes"] for point in chosen], [point["test accuracy"] for point in chosen],
-                     s=60, marker="os^vD"[number % 5], label=chapter, zorder=3)
-        for point in chosen:
-            axis.annotate(point["label"], (point["minutes"], point["test accuracy"]), xytext=(6, -4),
-                          textcoords="offset points", fontsize=9)
+                     s=60, marker="os^vD"[number % 5], label=chapter, zorder=3, alpha=0.85)
+    for label in dict.fromkeys(point["label"] for point in points):
+        runs = [point for point in points if point["label"] == label]
+        first = min(runs, key=lambda point: point["minutes"])
+        name = label if len(runs) == 1 else f"{label} ({len(runs)} runs)"
+        axis.annotate(name, (first["minutes"], np.mean([point["test accuracy"] for point in runs])),
+                      xytext=(-8, 8), textcoords="offset points", fontsize=9, ha="right")
+    minutes = [point["minutes"] for point in points]
+    axis.set_ylim(top=min(1.0, max(point["test accuracy"] for point in points) + 0.06))  # room for the top name
     axis.set_xscale("log")
+    axis.set_xlim(min(minutes) / 3, max(minutes) * 1.5)  # room for the names, written left of their points
+    axis.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.xaxis.set_minor_formatter(ticker.NullFormatter())
     axis.set_xlabel("minutes of model.fit on the CPU", fontsize=11)
     axis.set_ylabel("test accuracy", fontsize=11)
     axis.tick_params(labelsize=10)

@@ -295,6 +295,7 @@ CASES = [
          {"model": "model", "images": "images", "level": "level"}),
     Case(modern.chapter_runs, {"profile": "quick"}, {"profile": "choice", "seed": "seed"}),
     Case(modern.row, {"run": None}, {"run": "run"}),
+    Case(modern.recorded, {"variant": "recipe", "seed": 0}, {"seed": "seed"}),
     Case(modern.ablation_table, {"rows": [{"variant": "recipe", "seed": 0, "widths": "8-8-8", "test accuracy": 0.5,
                                            "tta accuracy": 0.5}]}, {"rows": "rows"}),
     Case(lambda seed: modern.result(a_dataset(), seed=seed, epochs=1, widths=(2, 2, 2), batch_size=2,

@@ -310,8 +310,7 @@ def test_the_chapter_runs_cover_three_seeds_and_every_ablation_on_two():
         assert {(f"narrow_{variant}", 0), (f"narrow_{variant}", 1)} <= narrow
     assert sorted(modern.full_profile_runs()) == sorted([full["main"], *full["seeds"], *full["ablations"]])
     quick = modern.chapter_runs("quick", seed=3)
-    assert all(seed == 3 and changes["widths"] == modern.QUICK_CHANGES["widths"]
-               for _, seed, changes in [quick["main"], *quick["ablations"]])
+    assert quick == {"main": ("recipe", 3, modern.QUICK_CHANGES), "seeds": [], "ablations": []}
 
 
 def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
@@ -326,3 +325,15 @@ def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
     (tmp_path / modern.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
     with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
         modern.epoch_times(tmp_path)
+
+
+def test_the_full_profile_runs_are_read_from_their_shipped_records():
+    full = modern.chapter_runs("full")
+    for variant, seed, changes in [full["main"], *full["ablations"][:2]]:
+        row = modern.recorded(variant, seed, **changes)
+        assert (row["variant"], row["seed"]) == (variant.removeprefix("narrow_"), seed)
+        assert 0.8 < row["tta accuracy"] < 1 and row["epochs"] == 10 and row["widths"] in ("64-256-256", "32-64-64")
+    with pytest.raises(FileNotFoundError, match="python -m cnncourse.modern recipe"):
+        modern.recorded("recipe", 7)
+    with pytest.raises(ValueError, match="no longer matches its recipe"):
+        modern.recorded("narrow_recipe", 0)  # its record was trained at NARROW_WIDTHS
