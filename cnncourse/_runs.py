@@ -158,6 +158,37 @@ def read_record(path: Path) -> dict:
     return content
 
 
+def keep_in_record(path: Path, **entries) -> bool:
+    """Add ``entries`` to the record of a run saved in the user's folder; False for a shipped run (read-only).
+
+    What a chapter measures on a trained network after ``fit_and_evaluate``
+    (its generalization gap, its weight norms, its test predictions) is kept
+    this way, so a run shipped later without its weights still has them.
+    """
+    path = Path(path)
+    if path.parent.resolve() != user_folder().resolve():
+        return False
+    content = read_record(path)
+    run = dict(content.get("run", {}))
+    run.update(entries)
+    write_signed(path, {**content, "run": run})
+    return True
+
+
+def encode_labels(labels) -> str | None:
+    """Class labels 0-9 as one string of digits (10,000 test predictions in 10 KB of JSON); None above 9."""
+    labels = np.asarray(labels)
+    if labels.size == 0 or labels.min() < 0 or labels.max() > 9:
+        return None
+    return "".join(map(str, labels.astype(int).tolist()))
+
+
+def decode_labels(text: str, path: Path) -> np.ndarray:
+    if not isinstance(text, str) or not text.isdigit():
+        raise damaged(path, "has test predictions that are not a string of class digits")
+    return np.frombuffer(text.encode("ascii"), dtype=np.uint8) - ord("0")
+
+
 def _write_text_atomically(path: Path, text: str) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(text)
@@ -320,11 +351,14 @@ def load_weights(model, weights_path: Path, name: str, sha256: str | None) -> No
         ) from None
 
 
-def ship(names, *, profile: str = "full", source=None, target=None, with_weights: bool = True) -> list[Path]:
+def ship(names, *, profile: str = "full", source=None, target=None, with_weights: bool = True,
+         with_predictions: bool = True) -> list[Path]:
     """Copy finished runs from your folder into ``cnncourse/weights`` (to commit them).
 
-    ``with_weights=False`` ships only the history and record (a few KB): enough
-    for a chapter's tables and curves when no later cell needs the network.
+    ``with_weights=False`` ships only the history and record (a few KB, 20 KB
+    with the test predictions): enough for a chapter to replay the run when no
+    later cell needs the network. ``with_predictions=False`` leaves out the
+    test predictions too, for runs a chapter reports only by their accuracy.
     """
     if isinstance(names, str):
         raise TypeError(f"names must be a list of run names, such as [{names!r}]")
@@ -344,6 +378,9 @@ def ship(names, *, profile: str = "full", source=None, target=None, with_weights
         elif content.get("weights"):
             content = {**content, "weights": None, "weights_dtype": None, "weights_sha256": None}
             (target / f"{stem}{WEIGHTS_SUFFIX}").unlink(missing_ok=True)
+        if not with_predictions:
+            content = {**content, "run": {key: value for key, value in content["run"].items()
+                                          if key not in ("test_predictions", "test_labels")}}
         write_signed(target / history_path.name, content)
         copied.append(target / history_path.name)
         for path in copied[-2:] if content.get("weights") else copied[-1:]:

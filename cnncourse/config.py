@@ -93,6 +93,7 @@ class Settings:
     reason: str
     values: dict
     seed: int = 0
+    train: bool = True  # False: reload or replay the saved runs of the same recipe
 
     def __getattr__(self, name):
         try:
@@ -153,8 +154,14 @@ def resolve_profile(requested: str = "auto") -> tuple[str, str]:
     return "full", f"auto: {device} visible to the {backend} backend"
 
 
-def settings(profile: str = "auto", *, quick: dict, full: dict, seed: int = 0, **overrides) -> Settings:
+def settings(profile: str = "auto", *, quick: dict, full: dict, seed: int = 0, train: bool = True,
+             replay_on_cpu: bool = False, **overrides) -> Settings:
     """Pick the chapter's ``quick`` or ``full`` values, seed everything, and remember them.
+
+    ``replay_on_cpu=True`` is for chapters whose full-profile runs ship as
+    records: there ``auto`` without an accelerator means the full profile with
+    ``train=False``, so a learner on a CPU sees the runs the text discusses in
+    seconds instead of training small ones that the text does not describe.
 
     Explicit overrides win; overrides that are ``None`` mean "use the
     profile's value", which is how a papermill parameter such as
@@ -173,11 +180,16 @@ def settings(profile: str = "auto", *, quick: dict, full: dict, seed: int = 0, *
         raise TypeError(
             f"unknown setting(s) {sorted(unknown)}; this chapter's settings are {sorted(quick)}"
         )
+    if not isinstance(train, bool):
+        raise TypeError(f"train must be True or False, got {train!r}")
     name, reason = resolve_profile(profile)
+    if replay_on_cpu and profile == "auto" and name == "quick" and reason.startswith("auto:"):
+        name, train = "full", False
+        reason += ", so the full profile's recorded runs are replayed, not trained"
     values = dict(quick if name == "quick" else full)
     values.update({key: value for key, value in overrides.items() if value is not None})
     seed_everything(seed)
-    _current = Settings(profile=name, reason=reason, values=values, seed=int(seed))
+    _current = Settings(profile=name, reason=reason, values=values, seed=int(seed), train=train)
     return _current
 
 

@@ -55,10 +55,13 @@ class TrainingRun:
 
     ``seconds`` and ``device`` describe the run that produced the weights:
     for a reloaded run they are the recorded ones, and ``loaded_from`` says so.
+    A run *replayed* from a record that ships without weights has no network
+    (``model`` is None): only its history, scores and what was measured on it
+    when it was trained (``measured``).
     """
 
     name: str
-    model: keras.Model
+    model: keras.Model | None
     history: dict
     test_accuracy: float
     test_probabilities: np.ndarray
@@ -72,10 +75,36 @@ class TrainingRun:
     loaded_from: str | None = None
     resumed_after_epoch: int | None = None  # the training was interrupted then and went on from a checkpoint
     backend: str | None = None  # the Keras backend that trained it
+    record_path: object = None  # the saved record, where measurements are kept (None: not saved)
+    parameters: int | None = None  # the network's size, known even when a replay has no network
+    measurements: dict = dataclasses.field(default_factory=dict)  # what ``measured`` computed and kept
+
+    def __post_init__(self):
+        if self.parameters is None and self.model is not None:
+            self.parameters = self.model.count_params()
 
     @property
     def epochs(self) -> int:
         return len(next(iter(self.history.values())))
+
+    def measured(self, key: str, measure):
+        """``measure(model)``, computed once on the trained network and kept in the run's record.
+
+        A later replay of the run without its weights reads the kept value, so
+        a chapter shows the same numbers whether it trained, reloaded or replayed.
+        """
+        if not callable(measure):
+            raise TypeError(f"measure must be a function of the trained model, got {measure!r}")
+        if key in self.measurements:
+            return self.measurements[key]
+        if self.model is None:
+            raise ValueError(f"the run {self.name!r} was replayed from its record, which has no {key!r} and no "
+                             "weights to measure it on: train it (train=True), then measure it")
+        value = measure(self.model)
+        self.measurements[key] = value
+        if self.record_path is not None:
+            _runs.keep_in_record(self.record_path, measured=self.measurements)
+        return value
 
     def row(self) -> dict:
         """This run as a row of ``results_table``."""
@@ -85,7 +114,7 @@ class TrainingRun:
             "epochs": self.epochs,
             "train images": self.train_size,
             "test images": len(self.test_labels),
-            "parameters": self.model.count_params(),
+            "parameters": self.parameters,
             "test accuracy": self.test_accuracy,
             "time (s)": self.seconds,
             "device": self.device,
@@ -183,19 +212,25 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
               "optimizer": _runs.optimizer_description(model)}
     details = dict(details or {})
     say = _text.say if verbose else (lambda text: None)
+    true_labels = _validate.class_labels(test_labels, "test labels")
     saved = None
     if not train:
         saved = _runs.find(name, recipe)
+        if saved is not None and not saved[1].get("weights") and "test_accuracy" not in saved[1].get("run", {}):
+            saved = None  # a history alone cannot stand in for a run
         if saved is None:
             _text.say(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
+    record_path, record, replayed = None, None, False
     if saved is None:
         history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
                                                 verbose, callbacks)
         device, backend = config.device_description(), keras.backend.backend()
         loaded_from = None
     else:
-        loaded = _runs.load(name, model, recipe=recipe)
-        history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(loaded["path"])
+        record_path, content = saved
+        replayed = not content.get("weights")
+        loaded = _runs.load(name, None if replayed else model, recipe=recipe)
+        history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(record_path)
         seconds, device, resumed_from = record.get("seconds"), record.get("device", "?"), record.get(
             "resumed_after_epoch")
         backend = record.get("backend")
@@ -206,16 +241,26 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
                       f"has {key} = {details[key]!r}; its test accuracy here may not be comparable (the saved "
                       "model may even have trained on some of today's test images)")
         details = {**recorded, **details}
-        say(f"loaded {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
+        if replayed:
+            _same_test_set(record, true_labels, name, record_path)
+        how = "replayed" if replayed else "loaded"
+        say(f"{how} {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
               f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
               f"with {record.get('backend', '?')} in {_minutes(seconds)} ({record.get('saved_at', '?')[:10]})")
-    with _quiet_tensorflow_retracing():
-        probabilities = np.asarray(model.predict(test_images, batch_size=256, verbose=0))
-    if outputs == "logits":
-        probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(probabilities.astype(np.float32))))
-    predictions = probabilities.argmax(axis=1)
-    true_labels = _validate.class_labels(test_labels, "test labels")
-    accuracy = float(np.mean(predictions == true_labels))
+    parameters = model.count_params()  # the architecture the chapter built, trained or not
+    if replayed:  # no network: the scores the record kept
+        probabilities = None
+        predictions = (_runs.decode_labels(record["test_predictions"], record_path)
+                       if "test_predictions" in record else None)
+        accuracy = float(record["test_accuracy"])
+        model = None
+    else:
+        with _quiet_tensorflow_retracing():
+            probabilities = np.asarray(model.predict(test_images, batch_size=256, verbose=0))
+        if outputs == "logits":
+            probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(probabilities.astype(np.float32))))
+        predictions = probabilities.argmax(axis=1)
+        accuracy = float(np.mean(predictions == true_labels))
     if measure is not None and loaded_from is None:
         measured = measure(model)
         if not isinstance(measured, dict):
@@ -226,18 +271,41 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         test_probabilities=probabilities, test_predictions=predictions, test_labels=true_labels,
         seconds=seconds, device=device, profile=profile, train_size=train_size,
         details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from, backend=backend,
+        record_path=record_path, parameters=parameters, measurements=dict((record or {}).get("measured", {})),
     )
+    scores = {"test_predictions": _runs.encode_labels(predictions), "test_labels": _runs.encode_labels(true_labels)}
     if loaded_from is None and save:
-        _runs.save(model, history, name, dtype=weights_dtype, record={
+        run.record_path = _runs.save(model, history, name, dtype=weights_dtype, record={
             **recipe, "test_size": len(true_labels), "test_accuracy": accuracy,
             "seconds": round(seconds, 1), "resumed_after_epoch": resumed_from, "device": device,
             "backend": keras.backend.backend(), "keras": keras.__version__, "details": details,
+            **{key: value for key, value in scores.items() if value is not None},
         })
+    elif loaded_from is not None and not replayed and "test_predictions" not in record \
+            and scores["test_predictions"] is not None:
+        _runs.keep_in_record(record_path, **scores)  # a run saved before records kept their predictions
     _log_run(run, record=None if loaded_from is None else record)
     origin = "trained now" if loaded_from is None else "recorded run"
     say(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
           f"({run.epochs} epochs; {origin}: {_minutes(seconds)} on {device})")
     return run
+
+
+def has_saved_run(model, name: str, *, epochs: int, batch_size: int, train_size: int, profile=None) -> bool:
+    """Whether ``fit_and_evaluate(train=False)`` would find a saved run of this compiled model and recipe."""
+    profile = profile if profile is not None else config.current_profile()
+    return _runs.find(name, {"profile": profile, "epochs": epochs, "batch_size": batch_size,
+                             "train_size": train_size, "optimizer": _runs.optimizer_description(model)}) is not None
+
+
+def _same_test_set(record: dict, true_labels, name: str, path) -> None:
+    """A replayed run's scores count only on the test images it was scored on."""
+    if record.get("test_size") != len(true_labels) or (
+            "test_labels" in record and not np.array_equal(_runs.decode_labels(record["test_labels"], path),
+                                                           true_labels)):
+        raise ValueError(f"the record of {name!r} was scored on another test set ({record.get('test_size')} "
+                         f"images) than this one ({len(true_labels)}): run the chapter with the test set of its "
+                         "profile, or train the run (train=True)")
 
 
 def _log_run(run: TrainingRun, record: dict | None) -> None:
@@ -376,7 +444,7 @@ def class_report(true_labels, predicted_labels, class_names) -> ResultsTable:
 
 
 def generalization_gap(run: TrainingRun, training_data, validation_data) -> float:
-    """Training accuracy minus validation accuracy of a run's final weights, both measured now.
+    """Training accuracy minus validation accuracy of a run's final weights, measured once and kept with the run.
 
     The training accuracy in ``history`` is an average over an epoch during
     which the weights kept changing, with dropout and augmentation switched
@@ -387,17 +455,27 @@ def generalization_gap(run: TrainingRun, training_data, validation_data) -> floa
     """
     if not isinstance(run, TrainingRun):
         raise TypeError(f"run must be a TrainingRun from fit_and_evaluate, got {type(run).__name__}")
-    accuracies = []
-    for pair, what in ((training_data, "training_data"), (validation_data, "validation_data")):
-        images, labels = _pair(pair, what)
-        with _quiet_tensorflow_retracing():
-            predictions = np.asarray(run.model.predict(images, batch_size=256, verbose=0)).argmax(axis=1)
-        accuracies.append(float(np.mean(predictions == _validate.class_labels(labels, f"{what} labels"))))
-    gap = accuracies[0] - accuracies[1]
-    run.details.update({"train accuracy": accuracies[0], "validation accuracy": accuracies[1], "gap": gap})
+
+    def measure(model):
+        accuracies = []
+        for pair, what in ((training_data, "training_data"), (validation_data, "validation_data")):
+            images, labels = _pair(pair, what)
+            with _quiet_tensorflow_retracing():
+                predictions = np.asarray(model.predict(images, batch_size=256, verbose=0)).argmax(axis=1)
+            accuracies.append(float(np.mean(predictions == _validate.class_labels(labels, f"{what} labels"))))
+        return {"train accuracy": accuracies[0], "validation accuracy": accuracies[1],
+                "gap": accuracies[0] - accuracies[1], "measured on": [len(training_data[1]), len(validation_data[1])]}
+
+    measured = run.measured("generalization", measure)
+    wanted = [len(_pair(training_data, "training_data")[1]), len(_pair(validation_data, "validation_data")[1])]
+    if list(measured["measured on"]) != wanted:
+        raise ValueError(f"the gap of {run.name!r} was measured on {measured['measured on'][0]:,} training and "
+                         f"{measured['measured on'][1]:,} validation images, not on these {wanted[0]:,} and "
+                         f"{wanted[1]:,}: pass the data the run was trained and validated on")
+    run.details.update({key: measured[key] for key in ("train accuracy", "validation accuracy", "gap")})
     if "val_loss" in run.history:
         run.details["best epoch"] = int(np.argmin(run.history["val_loss"])) + 1
-    return gap
+    return measured["gap"]
 
 
 def most_confident_mistakes(true_labels, probabilities, count: int = 16) -> np.ndarray:
@@ -444,7 +522,7 @@ class ResultsTable:
     def _right_aligned(self) -> tuple:
         cells = self._cells()
         return tuple(column for column in range(len(self.columns))
-                     if cells and all(re.fullmatch(r"[-–\d.,]+", row[column]) for row in cells))
+                     if cells and all(re.fullmatch(r"[-–\d.,]+|nan", row[column]) for row in cells))
 
     def to_text(self) -> str:
         return _tables.text(self.columns, self._cells(), self._right_aligned())

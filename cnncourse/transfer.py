@@ -394,6 +394,10 @@ def _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train, f
         unfreeze(tuned_backbone, batch_norm=batch_norm)
         _compiled(model, fine_tune_learning_rate)
         suffix = "finetuned_bn_training" if batch_norm else "finetuned"
+        if results["frozen"].model is None and not training.has_saved_run(
+                model, f"{stem}_{suffix}", epochs=max(1, epochs // 2), batch_size=32, train_size=len(subset[1])):
+            raise ValueError(f"the frozen arm {stem}_frozen was replayed from a record without weights, so there is "
+                             f"no trained head for {stem}_{suffix} to start from: run with train=True")
         results[arm] = fit(model, f"{stem}_{suffix}", max(1, epochs // 2))
         results[arm].seconds = (results[arm].seconds or 0) + (results["frozen"].seconds or 0)
     return results

@@ -24,6 +24,23 @@ def test_auto_is_full_with_an_accelerator(monkeypatch):
     assert profile == "full" and "gpu:0" in reason
 
 
+def test_a_chapter_that_ships_its_runs_replays_them_on_a_cpu(monkeypatch):
+    monkeypatch.delenv("CNNCOURSE_PROFILE", raising=False)
+    values = dict(quick={"epochs": 1}, full={"epochs": 30})
+    monkeypatch.setattr(config, "accelerator", lambda: None)
+    replay = config.settings("auto", replay_on_cpu=True, **values)
+    assert (replay.profile, replay.train, replay.epochs) == ("full", False, 30)
+    assert "recorded runs are replayed, not trained" in str(replay)
+    chosen = config.settings("quick", replay_on_cpu=True, **values)
+    assert (chosen.profile, chosen.train) == ("quick", True), "an explicit profile is never replaced"
+    assert config.settings("full", train=False, **values).train is False
+    monkeypatch.setattr(config, "accelerator", lambda: "gpu:0")
+    on_gpu = config.settings("auto", replay_on_cpu=True, **values)
+    assert (on_gpu.profile, on_gpu.train) == ("full", True), "an accelerator trains the full profile"
+    with pytest.raises(TypeError, match="train must be True or False"):
+        config.settings("auto", train="no", **values)
+
+
 def test_environment_variable_overrides_auto_but_not_an_explicit_choice(monkeypatch):
     monkeypatch.setattr(config, "accelerator", lambda: "gpu:0")
     monkeypatch.setenv("CNNCOURSE_PROFILE", "quick")

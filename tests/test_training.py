@@ -197,6 +197,71 @@ def test_generalization_gap_is_measured_on_clean_images():
         training.generalization_gap({"gap": 0.1}, (images, labels), (images, labels))
 
 
+def test_a_measurement_is_kept_with_the_run_and_read_back_by_a_reload(private_cache):
+    images, labels = tiny_data()
+    run = run_tiny()
+    calls = []
+
+    def norm(model):
+        calls.append(model)
+        return float(np.linalg.norm(keras.ops.convert_to_numpy(model.layers[-1].kernel)))
+
+    value = run.measured("kernel norm", norm)
+    assert run.measured("kernel norm", norm) == value and len(calls) == 1, "measured once"
+    gap = training.generalization_gap(run, (images[:120], labels[:120]), (images[120:160], labels[120:160]))
+    reloaded = run_tiny(model=tiny_model(), train=False)
+    assert reloaded.measured("kernel norm", norm) == value and len(calls) == 1, "read back from the record"
+    assert training.generalization_gap(reloaded, (images[:120], labels[:120]),
+                                       (images[120:160], labels[120:160])) == gap
+    with pytest.raises(ValueError, match="measured on 120 training and 40 validation images"):
+        training.generalization_gap(reloaded, (images[:100], labels[:100]), (images[120:160], labels[120:160]))
+    with pytest.raises(TypeError, match="function"):
+        run.measured("kernel norm", 3)
+
+
+def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_cache, tmp_path, monkeypatch, capsys):
+    images, labels = tiny_data()
+    trained = run_tiny()
+    training.generalization_gap(trained, (images[:120], labels[:120]), (images[120:160], labels[120:160]))
+    shipped = tmp_path / "shipped"
+    _runs.ship(["tiny_run"], profile="quick", source=private_cache, target=shipped, with_weights=False)
+    monkeypatch.setattr(_runs, "shipped_folder", lambda: shipped)
+    for path in private_cache.glob("tiny_run.*"):
+        path.unlink()  # a new machine: only the shipped record
+    replayed = run_tiny(model=tiny_model(), train=False)
+    assert "replayed 'tiny_run' from the runs shipped with cnncourse" in capsys.readouterr().out
+    assert replayed.model is None and replayed.test_probabilities is None
+    assert replayed.test_accuracy == trained.test_accuracy and replayed.history == trained.history
+    assert np.array_equal(replayed.test_predictions, trained.test_predictions)
+    assert replayed.row()["parameters"] == 34
+    assert training.generalization_gap(replayed, (images[:120], labels[:120]),
+                                       (images[120:160], labels[120:160])) == trained.details["gap"]
+    with pytest.raises(ValueError, match="replayed from its record, which has no 'kernel norm' and no weights"):
+        replayed.measured("kernel norm", lambda model: 1.0)
+    other_test_set = (images[150:], labels[150:])
+    with pytest.raises(ValueError, match="scored on another test set"):
+        training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), (images[120:160], labels[120:160]),
+                                  other_test_set, epochs=3, batch_size=32, name="tiny_run", profile="quick",
+                                  train=False)
+    flipped = (images[160:], 1 - labels[160:])
+    with pytest.raises(ValueError, match="scored on another test set"):
+        training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), (images[120:160], labels[120:160]),
+                                  flipped, epochs=3, batch_size=32, name="tiny_run", profile="quick", train=False)
+    _runs.ship(["tiny_run"], profile="quick", source=shipped, target=tmp_path / "lean", with_weights=False,
+               with_predictions=False)
+    lean = _runs.read_record(tmp_path / "lean" / "tiny_run.quick.history.json")["run"]
+    assert "test_predictions" not in lean and lean["test_accuracy"] == trained.test_accuracy
+
+
+def test_labels_are_stored_as_digits_and_checked_when_read(tmp_path):
+    labels = np.array([0, 9, 3, 3])
+    assert _runs.encode_labels(labels) == "0933"
+    assert np.array_equal(_runs.decode_labels("0933", tmp_path / "x"), labels)
+    assert _runs.encode_labels(np.array([10, 1])) is None
+    with pytest.raises(_runs.DamagedRun, match="not a string of class digits"):
+        _runs.decode_labels("09a", tmp_path / "x")
+
+
 def test_fit_and_evaluate_checks_the_data_pairs():
     images, labels = tiny_data()
     with pytest.raises(ValueError, match="120 images but 100 labels"):
