@@ -18,7 +18,7 @@ import numpy as np
 
 from cnncourse import _keras_graph, _validate
 
-__all__ = ["feature_extractor", "feature_maps", "layer_names", "map_statistics"]
+__all__ = ["feature_extractor", "feature_maps", "layer_names", "map_likeness", "map_statistics"]
 
 
 def layer_names(model, *, input_shape=None) -> list[str]:
@@ -84,6 +84,35 @@ def _block_average(pictures: np.ndarray, height: int, width: int) -> np.ndarray:
     return pictures.reshape(count, height, rows, width, columns).mean(axis=(2, 4))
 
 
+def _likeness(maps: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """|correlation| of each map (N, H, W, C) with its image's brightness: (N, C), NaN where a map is constant."""
+    count, height, width, channels = maps.shape
+    brightness = _block_average(images.mean(axis=-1), height, width).reshape(count, -1)
+    flat = maps.reshape(count, height * width, channels)
+    centred_maps = flat - flat.mean(axis=1, keepdims=True)
+    centred_brightness = (brightness - brightness.mean(axis=1, keepdims=True))[:, :, np.newaxis]
+    spread = np.sqrt((centred_maps ** 2).sum(axis=1) * (centred_brightness ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = np.abs((centred_maps * centred_brightness).sum(axis=1)) / spread
+    return np.where(spread > 0, correlation, np.nan)
+
+
+def map_likeness(maps, image) -> np.ndarray:
+    """How much each map of one image looks like the picture: |correlation| with its brightness, one per map.
+
+    The per-map version of ``map_statistics``'s ``brightness_correlation``:
+    1 for a map that is a (blurred, sharpened, inverted) copy of the photo,
+    near 0 for one that answers to something else; NaN for a map that is
+    constant (off) on this image. ``maps`` is what ``feature_maps`` returns.
+    """
+    maps = _validate.finite_array(maps, "maps")
+    image = _validate.finite_array(image, "image")
+    if maps.ndim != 3 or image.ndim != 3:
+        raise ValueError(f"maps must be (height, width, maps) and image (height, width, channels), as "
+                         f"feature_maps returns them for one image; got shapes {maps.shape} and {image.shape}")
+    return _likeness(maps[np.newaxis], image[np.newaxis])[0]
+
+
 def map_statistics(model, images, layer, *, batch_size: int = 64) -> dict:
     """Two numbers that describe a layer's maps over many images.
 
@@ -114,14 +143,8 @@ def map_statistics(model, images, layer, *, batch_size: int = 64) -> dict:
         keras.ops.convert_to_numpy(extractor(images[start:start + batch_size], training=False))
         for start in range(0, len(images), batch_size)
     ])
-    count, height, width, channels = maps.shape
-    brightness = _block_average(images.mean(axis=-1), height, width).reshape(count, -1)
-    flat = maps.reshape(count, height * width, channels)
-    centred_maps = flat - flat.mean(axis=1, keepdims=True)
-    centred_brightness = (brightness - brightness.mean(axis=1, keepdims=True))[:, :, np.newaxis]
-    spread = np.sqrt((centred_maps ** 2).sum(axis=1) * (centred_brightness ** 2).sum(axis=1))
-    varying = spread > 0
-    correlation = (centred_maps * centred_brightness).sum(axis=1)[varying] / spread[varying]
+    correlation = _likeness(maps, images)
+    correlation = correlation[~np.isnan(correlation)]
     silent = ~np.any(maps != 0, axis=(0, 1, 2))
     return {
         "zero_fraction": float(np.mean(maps == 0)),

@@ -41,6 +41,7 @@ __all__ = [
     "most_confident_mistakes",
     "per_class_accuracy",
     "precision_recall_f1",
+    "recorded_run",
     "results_table",
     "saved_result",
     "uses_carved_test_split",
@@ -345,12 +346,16 @@ def _train(model, images, labels, validation, name: str, recipe: dict, progress:
 
 
 class EpochProgress(keras.callbacks.Callback):
-    """One short line per epoch: the metrics, the epoch's time and an estimate of the time left."""
+    """One short line per epoch (under 100 characters): the metrics, the epoch's time and the time left."""
 
     def __init__(self, epochs: int, name: str = ""):
         super().__init__()
         self.epochs, self.name = epochs, name
         self.times = []
+
+    def on_train_begin(self, logs=None):
+        if self.name:
+            print(f"training {self.name}:", flush=True)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
@@ -361,10 +366,9 @@ class EpochProgress(keras.callbacks.Callback):
         metrics = "  ".join(f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy")
                             if key in logs)
         left = (self.epochs - epoch - 1) * float(np.mean(self.times[-3:]))
-        estimate = f", about {_minutes(left)} left" if epoch + 1 < self.epochs else ""
+        estimate = f", {_minutes(left)} left" if epoch + 1 < self.epochs else ""
         width = len(str(self.epochs))
-        print(f"{self.name} epoch {epoch + 1:>{width}}/{self.epochs}  {metrics}  "
-              f"({self.times[-1]:.0f} s{estimate})", flush=True)
+        print(f"  epoch {epoch + 1:>{width}}/{self.epochs}  {metrics}  {self.times[-1]:.0f} s{estimate}", flush=True)
 
 
 @contextlib.contextmanager
@@ -567,6 +571,32 @@ def saved_result(name: str, profile: str = "full") -> dict:
     return {"name": name, "test accuracy": record["test_accuracy"], "minutes": record["seconds"] / 60,
             "epochs": record["epochs"], "train images": record["train_size"], "test images": record["test_size"],
             "device": record["device"], "backend": record["backend"], "saved": record["saved_at"][:10]}
+
+
+def recorded_run(name: str, profile: str = "full") -> TrainingRun:
+    """The saved run ``name`` of ``profile``, read from its record: what the text of a chapter discusses.
+
+    Whatever profile a chapter runs in, a cell can print the numbers of the
+    recorded full-profile run beside the learner's own. The run has no network
+    (``model`` is None); its test predictions are there when the record kept them.
+    """
+    profile = _validate.one_of(profile, ("quick", "full"), "profile")
+    found = [(path, content) for path, content in _runs._saved(name, _runs.default_folders())
+             if content.get("run", {}).get("profile") == profile and "test_accuracy" in content.get("run", {})]
+    if not found:
+        raise FileNotFoundError(f"no saved {profile}-profile run named {name!r}: train it with its chapter "
+                                "(train=True), or check the name")
+    path, content = found[0]  # your folder's first
+    record = content["run"]
+    predictions = (_runs.decode_labels(record["test_predictions"], path) if "test_predictions" in record else None)
+    labels = _runs.decode_labels(record["test_labels"], path) if "test_labels" in record else None
+    return TrainingRun(
+        name=name, model=None, history=content["history"], test_accuracy=float(record["test_accuracy"]),
+        test_probabilities=None, test_predictions=predictions, test_labels=labels, seconds=record.get("seconds"),
+        device=record.get("device", "?"), profile=profile, train_size=record.get("train_size"),
+        details=dict(record.get("details", {})), loaded_from=_runs.describe_origin(path),
+        resumed_after_epoch=record.get("resumed_after_epoch"), backend=record.get("backend"), record_path=path,
+        measurements=dict(record.get("measured", {})))
 
 
 def uses_carved_test_split(dataset) -> bool:

@@ -18,8 +18,12 @@ stops with a clear message where they cannot.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import io
 import json
+import os
+import re
 import tempfile
 import zipfile
 from pathlib import Path
@@ -452,18 +456,21 @@ def imagenet_backbone(name: str = "MobileNetV2", *, weights="imagenet", input_si
     input_size = _validate.integer(input_size, "input_size", minimum=32, example="96")
     if weights not in ("imagenet", None):
         raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
-    try:
-        return applications[name](include_top=False, weights=weights, input_shape=(input_size, input_size, 3),
-                                  pooling="avg")
+    offline = os.environ.get(data.OFFLINE_ENVIRONMENT_VARIABLE, "") not in ("", "0")
+    try:  # offline, only the Keras cache can succeed: its "Downloading data from ..." line would be noise
+        with contextlib.redirect_stdout(io.StringIO()) if offline else contextlib.nullcontext():
+            return applications[name](include_top=False, weights=weights, input_shape=(input_size, input_size, 3),
+                                      pooling="avg")
     except Exception as error:  # Keras raises a plain Exception for a failed download
         if weights is None:
             raise
         cache = Path(keras.config.keras_home() if hasattr(keras.config, "keras_home") else "~/.keras") / "models"
-        raise WeightsUnavailable(
+        reason = re.sub(r"(https?://[^/\s]+)\S*", r"\1/...", str(error))[:160]  # the host says enough
+        raise WeightsUnavailable(_text.wrap(
             f"could not get the ImageNet weights of {name}: not in the Keras cache ({cache}) and the download "
-            f"failed ({type(error).__name__}: {str(error)[:160]}). Connect to the internet (Colab works), or go on "
+            f"failed ({type(error).__name__}: {reason}). Connect to the internet (Colab works), or go on "
             "with the course's backbone: cc.transfer.load_backbone('cifar5')."
-        ) from error
+        )) from error
 
 
 # ---------------------------------------------------------------- command line

@@ -96,6 +96,33 @@ def test_page_loads_cleanly_and_fits_the_screen(browser, site, page_name, width_
     page.close()
 
 
+OVERFLOWING_BOXES = """() => [...document.querySelectorAll(
+    'div.cell_input pre, div.cell_output pre, .cnncourse-table-wrapper, article table, article pre')]
+  .filter(box => box.scrollWidth > box.clientWidth + 1)
+  .map(box => [box.closest('div.cell_input') ? 'code' : 'output', box.scrollWidth - box.clientWidth,
+               box.innerText.split('\\n').reduce((a, b) => b.length > a.length ? b : a, '').slice(0, 90)])"""
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_on_a_laptop_screen_no_code_output_or_table_scrolls_sideways(browser, site, page_name):
+    """At 1280 px every line of code, every printout and every table the text cites is visible whole."""
+    page, _ = _open(browser, site, page_name, "desktop")
+    hidden = page.evaluate(OVERFLOWING_BOXES)
+    assert not hidden, f"{page_name} at 1280 px: boxes that hide part of a line (kind, px hidden, line): {hidden}"
+    page.close()
+
+
+def test_the_page_contents_are_one_click_away_on_a_laptop_screen(browser, site):
+    page, _ = _open(browser, site, "chapters/09_overfitting.html", "desktop")
+    toggle = page.query_selector("button.secondary-toggle")
+    assert toggle is not None and toggle.is_visible(), "the page's table of contents has no button"
+    toggle.click()
+    dialog = page.wait_for_selector("dialog#pst-secondary-sidebar-modal[open]")
+    links = dialog.query_selector_all("a.nav-link")
+    assert len(links) >= 5 and all(link.is_visible() for link in links[:5]), "the contents do not show"
+    page.close()
+
+
 @pytest.mark.parametrize("width_name", list(WIDTHS))
 def test_one_search_field(browser, site, width_name):
     page, _ = _open(browser, site, "chapters/07_cifar10.html", width_name)

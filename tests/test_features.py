@@ -288,3 +288,16 @@ def test_map_statistics_measure_zeros_and_likeness_to_the_picture():
         map_statistics(keras.Model(inputs, layers.Flatten(name="flat")(inputs)), batch, "flat")
     with pytest.raises(ValueError, match="must be a batch"):
         map_statistics(model, batch[0], "copy")
+
+
+def test_map_likeness_scores_each_map_of_one_image():
+    from cnncourse.features import map_likeness
+
+    picture = images(1)[0]
+    brightness = picture.mean(axis=-1)
+    noise = np.random.default_rng(0).normal(size=brightness.shape)
+    maps = np.stack([brightness, -2 * brightness + 1, noise, np.zeros_like(brightness)], axis=-1)
+    likeness = map_likeness(maps, picture)
+    assert np.allclose(likeness[:2], 1.0) and likeness[2] < 0.5 and np.isnan(likeness[3])
+    with pytest.raises(ValueError, match="as feature_maps returns them"):
+        map_likeness(maps[np.newaxis], picture)

@@ -64,6 +64,15 @@ def test_fit_and_evaluate_trains_times_and_reports(capsys):
     assert "tiny_run: test accuracy" in capsys.readouterr().out
 
 
+def test_the_epoch_lines_name_the_run_once_and_stay_short(capsys):
+    run_tiny(name="a_run_with_a_rather_long_descriptive_name", epochs=12)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "training a_run_with_a_rather_long_descriptive_name:"
+    epochs = [line for line in lines if line.startswith("  epoch ")]
+    assert len(epochs) == 12 and epochs[0].startswith("  epoch  1/12  loss ") and " left" in epochs[0]
+    assert max(map(len, epochs)) < 100, "an epoch line fits an output box without scrolling"
+
+
 def test_accuracy_is_computed_the_same_from_one_hot_labels():
     images, labels = tiny_data()
     one_hot = keras.utils.to_categorical(labels, 2)
@@ -251,6 +260,19 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
                with_predictions=False)
     lean = _runs.read_record(tmp_path / "lean" / "tiny_run.quick.history.json")["run"]
     assert "test_predictions" not in lean and lean["test_accuracy"] == trained.test_accuracy
+
+
+def test_recorded_run_reads_the_full_profile_record_whatever_the_profile(capsys):
+    trained = run_tiny(profile="full", name="tiny_book")
+    book = training.recorded_run("tiny_book")
+    assert book.model is None and book.profile == "full" and book.history == trained.history
+    assert book.test_accuracy == trained.test_accuracy
+    assert np.array_equal(book.test_predictions, trained.test_predictions)
+    assert np.array_equal(book.test_labels, trained.test_labels)
+    with pytest.raises(FileNotFoundError, match="no saved quick-profile run named 'tiny_book'"):
+        training.recorded_run("tiny_book", profile="quick")
+    with pytest.raises(ValueError, match="profile"):
+        training.recorded_run("tiny_book", profile="fast")
 
 
 def test_labels_are_stored_as_digits_and_checked_when_read(tmp_path):
