@@ -1,13 +1,9 @@
 """Every measured number in the prose is one the page shows, or one its sentence says comes from elsewhere."""
 
-from pathlib import Path
-
 import nbformat
 import pytest
 
 from cnncourse import _prose
-
-KNOWN_FAULTS = Path(__file__).with_name("prose_known_faults.txt")
 
 
 def page(markdown: str, printed: str, code: str = "x = 1", record: dict | None = None):
@@ -72,10 +68,5 @@ def test_code_comments_are_prose_and_code_values_are_shown():
 
 
 def test_the_chapters_and_pages_quote_only_what_they_show():
-    """The chapters' faults are listed in prose_known_faults.txt while they are being fixed: none may be added."""
     found = [str(quote) for quote in _prose.unbacked_in_chapters() + _prose.unbacked_in_pages()]
-    known = KNOWN_FAULTS.read_text().splitlines() if KNOWN_FAULTS.exists() else []
-    new = [fault for fault in found if fault not in known]
-    fixed = [fault for fault in known if fault not in found]
-    assert not new, "numbers the page does not show:\n" + "\n".join(new)
-    assert not fixed, f"fixed: remove these lines from {KNOWN_FAULTS.name}:\n" + "\n".join(fixed)
+    assert not found, "numbers the page does not show:\n" + "\n".join(found)

@@ -145,7 +145,7 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(monkeypatch, capsys
     resumed = run_tiny(epochs=5, verbose=True)
     output = capsys.readouterr().out
     assert "resuming 'tiny_run' after epoch 2 of 5" in output
-    assert "tiny_run epoch 3/5" in output and "tiny_run epoch 1/5" not in output.split("resuming")[1]
+    assert "  epoch 3/5  " in output and "  epoch 1/5  " not in output.split("resuming")[1]
     assert resumed.epochs == 5 and resumed.history["loss"][:2] == state["history"]["loss"]
     assert resumed.seconds >= state["seconds"]
     assert not list(_runs.checkpoint_folder().glob("*")), "a finished run removes its checkpoint"
