@@ -274,7 +274,8 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from, backend=backend,
         record_path=record_path, parameters=parameters, measurements=dict((record or {}).get("measured", {})),
     )
-    scores = {"test_predictions": _runs.encode_labels(predictions), "test_labels": _runs.encode_labels(true_labels)}
+    scores = {} if replayed else {"test_predictions": _runs.encode_labels(predictions),
+                                  "test_labels": _runs.encode_labels(true_labels)}
     if loaded_from is None and save:
         run.record_path = _runs.save(model, history, name, dtype=weights_dtype, record={
             **recipe, "test_size": len(true_labels), "test_accuracy": accuracy,

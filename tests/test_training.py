@@ -260,6 +260,9 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
                with_predictions=False)
     lean = _runs.read_record(tmp_path / "lean" / "tiny_run.quick.history.json")["run"]
     assert "test_predictions" not in lean and lean["test_accuracy"] == trained.test_accuracy
+    monkeypatch.setattr(_runs, "shipped_folder", lambda: tmp_path / "lean")
+    accuracy_only = run_tiny(model=tiny_model(), train=False)
+    assert accuracy_only.test_predictions is None and accuracy_only.test_accuracy == trained.test_accuracy
 
 
 def test_recorded_run_reads_the_full_profile_record_whatever_the_profile(capsys):
