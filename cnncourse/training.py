@@ -209,8 +209,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     validation = _checked_pair(validation_data, "validation_data", model) if validation_data is not None else None
     test_images, test_labels = _checked_pair(test_data, "test_data", model)
     profile = profile if profile is not None else config.current_profile()
-    recipe = {"profile": profile, "epochs": epochs, "batch_size": batch_size, "train_size": train_size,
-              "optimizer": _runs.optimizer_description(model)}
+    recipe = _recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile)
     details = dict(details or {})
     say = _text.say if verbose else (lambda text: None)
     true_labels = _validate.class_labels(test_labels, "test labels")
@@ -295,9 +294,15 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
 
 def has_saved_run(model, name: str, *, epochs: int, batch_size: int, train_size: int, profile=None) -> bool:
     """Whether ``fit_and_evaluate(train=False)`` would find a saved run of this compiled model and recipe."""
+    return _runs.find(name, _recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size,
+                                    profile=profile)) is not None
+
+
+def _recipe(model, *, epochs: int, batch_size: int, train_size: int, profile=None) -> dict:
+    """What makes two runs the same run: a saved run is reused only for the same recipe."""
     profile = profile if profile is not None else config.current_profile()
-    return _runs.find(name, {"profile": profile, "epochs": epochs, "batch_size": batch_size,
-                             "train_size": train_size, "optimizer": _runs.optimizer_description(model)}) is not None
+    return {"profile": profile, "epochs": epochs, "batch_size": batch_size, "train_size": train_size,
+            "optimizer": _runs.optimizer_description(model)}
 
 
 def _same_test_set(record: dict, true_labels, name: str, path) -> None:
