@@ -73,7 +73,7 @@ run-quick: install  ## re-run every chapter with the quick profile and store the
 	$(PYTHON) -m cnncourse --profile quick
 
 CHAPTERS ?=
-train-full: install  ## train (or resume) the full-profile runs of CHAPTERS="07 08", one progress line per epoch
+train-full: install  ## train (or resume) the full-profile runs of CHAPTERS="08 09", one progress line per epoch
 	mkdir -p _build
 	$(PYTHON) -m cnncourse --profile full --train-only $(CHAPTERS) 2>&1 | tee -a _build/train-full.log
 

@@ -1,8 +1,8 @@
 """Course machinery: execute chapters with papermill and store their outputs with a run record.
 
     python -m cnncourse --profile quick                 # every chapter
-    python -m cnncourse --profile full 06 07            # chosen chapters
-    python -m cnncourse --profile quick 02 -p seed 1    # extra parameters
+    python -m cnncourse --profile full 07 08            # chosen chapters
+    python -m cnncourse --profile quick 03 -p seed 1    # extra parameters
     python -m cnncourse --profile quick --prepare-only _build/ci-notebooks
 
 The book shows stored outputs, so each notebook carries a record of the run

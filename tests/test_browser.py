@@ -113,7 +113,7 @@ def test_on_a_laptop_screen_no_code_output_or_table_scrolls_sideways(browser, si
 
 
 def test_the_page_contents_are_one_click_away_on_a_laptop_screen(browser, site):
-    page, _ = _open(browser, site, "chapters/09_overfitting.html", "desktop")
+    page, _ = _open(browser, site, "chapters/10_overfitting.html", "desktop")
     toggle = page.query_selector("button.secondary-toggle")
     assert toggle is not None and toggle.is_visible(), "the page's table of contents has no button"
     toggle.click()
@@ -125,14 +125,14 @@ def test_the_page_contents_are_one_click_away_on_a_laptop_screen(browser, site):
 
 @pytest.mark.parametrize("width_name", list(WIDTHS))
 def test_one_search_field(browser, site, width_name):
-    page, _ = _open(browser, site, "chapters/07_cifar10.html", width_name)
+    page, _ = _open(browser, site, "chapters/08_cifar10.html", width_name)
     visible = [button for button in page.query_selector_all(".search-button__button") if button.is_visible()]
     assert len(visible) <= 1, f"{len(visible)} search fields visible at {width_name} width"
     page.close()
 
 
 def test_solutions_stay_hidden_until_asked(browser, site):
-    page, _ = _open(browser, site, "chapters/07_cifar10.html", "desktop")
+    page, _ = _open(browser, site, "chapters/08_cifar10.html", "desktop")
     folded = page.query_selector_all("details")
     record, solutions = folded[0], [box for box in folded if box.query_selector("summary").inner_text() == "Solution"]
     assert record.query_selector("summary").inner_text().startswith("Outputs recorded with the full profile")
@@ -183,7 +183,7 @@ def _written_forms(expected) -> list[str]:
 
 
 def test_every_chapter_offers_colab_source_and_download_at_the_top(browser, site):
-    page, _ = _open(browser, site, "chapters/07_cifar10.html", "phone")
+    page, _ = _open(browser, site, "chapters/08_cifar10.html", "phone")
     for text in ("Open in Colab", "View source", "Download notebook"):
         link = page.get_by_role("link", name=text).first
         assert link.is_visible(), f"no visible {text!r} link"
@@ -193,7 +193,7 @@ def test_every_chapter_offers_colab_source_and_download_at_the_top(browser, site
     page.close()
 
 
-@pytest.mark.parametrize("page_name", ["chapters/05_architectures.html", "chapters/06_first_convnet.html"])
+@pytest.mark.parametrize("page_name", ["chapters/06_architectures.html", "chapters/07_first_convnet.html"])
 def test_on_a_phone_a_tap_opens_each_figure_at_full_size(browser, site, page_name):
     """A figure shrunk to 368 px links to its own file; captioned figures describe themselves in their alt text."""
     page, _ = _open(browser, site, page_name, "phone")
@@ -211,7 +211,7 @@ def test_on_a_phone_a_tap_opens_each_figure_at_full_size(browser, site, page_nam
 
 
 def test_wide_tables_scroll_inside_their_box_on_a_phone(browser, site):
-    page, _ = _open(browser, site, "chapters/07_cifar10.html", "phone")
+    page, _ = _open(browser, site, "chapters/08_cifar10.html", "phone")
     table = page.query_selector("table.cnncourse-results")
     assert table is not None, "the results table is not rendered as HTML"
     box = table.evaluate("element => { const p = element.parentElement; "

@@ -124,11 +124,11 @@ def test_run_record_and_code_hash():
         "papermill's injected cell must not change the hash"
     record = {"profile": "quick", "date": "2026-01-01", "keras": "3", "backend": "jax", "backend_version": "0.1",
               "device": "gpu:0 (H100)", "duration_s": 42.0, "code_hash": before}
-    run.store_record(notebook, record, "07_cifar10")
+    run.store_record(notebook, record, "08_cifar10")
     assert "**quick**" in notebook.cells[1].source and "gpu:0 (H100)" in notebook.cells[1].source
     assert "**full**: not recorded yet" in notebook.cells[1].source
     links = notebook.cells[1].source.splitlines()[0]
-    assert "colab.research.google.com/github/" in links and links.count("chapters/07_cifar10.ipynb") == 3
+    assert "colab.research.google.com/github/" in links and links.count("chapters/08_cifar10.ipynb") == 3
     notebook.cells[2].source = "a = 2"
     assert run.code_hash(notebook) != before
 
@@ -138,14 +138,14 @@ def test_a_sweep_of_many_runs_is_summed_up_in_one_line():
              "date": "2026-01-01", "reloaded": True} for number in range(20)]
     record = {"profile": "full", "date": "2026-01-01", "keras": "3", "backend": "tensorflow",
               "backend_version": "2", "device": "CPU", "duration_s": 9.0, "runs": runs}
-    text = run.record_text(record, {"full": {**record}}, "10_transfer_learning")
+    text = run.record_text(record, {"full": {**record}}, "11_transfer_learning")
     assert "20 runs, 40 epochs in 10.0 min" in text and "run7" not in text
 
 
 def test_store_record_requires_the_record_cell():
     with pytest.raises(ValueError, match="run-record"):
         run.store_record(nbformat.v4.new_notebook(), {"profile": "quick", "duration_s": 1, "device": "cpu",
-                                                      "backend": "jax", "date": "d"}, "00_setup")
+                                                      "backend": "jax", "date": "d"}, "01_setup")
 
 
 def test_unknown_chapter_selection_lists_the_chapters():
@@ -162,7 +162,7 @@ def test_the_run_record_names_reloaded_runs_and_what_training_them_cost():
               "device": "CPU (2 cores)", "duration_s": 240.0, "runs": runs}
     timings = {"full": {"duration_s": 240.0, "device": "CPU (2 cores)", "backend": "tensorflow",
                         "date": "2026-11-22", "runs": runs}}
-    text = run.record_text(record, timings, "07_cifar10")
+    text = run.record_text(record, timings, "08_cifar10")
     assert "reloaded 1 saved run(s): training everything from scratch took 46.6 min" in text
     assert "`vgg_style_cifar10`: 30 epochs in 45.0 min on CPU (2 cores)" in text
     assert "dense_cifar10" not in text, "a run trained during the recording is not listed as reloaded"
