@@ -21,10 +21,16 @@ page.
 
 A figure's caption (cell metadata ``mystnb.figure.caption``) also becomes its
 image's alternative text, which myst-nb otherwise sets to the file's name.
+
+An aside is a section headed "Going further: ...". The recorder marks its
+heading collapsed for JupyterLab and Colab (``cnncourse._record.fold_asides``);
+here it becomes a closed dropdown box with the heading as its title.
 """
 
 import json
 import re
+
+from docutils import nodes
 
 EXERCISE_HEAD = re.compile(r"^> \*\*Exercise\*\* \(`(?P<label>[a-z0-9]+(?:-[a-z0-9]+)*)`\)\s*$")
 LOOKS_LIKE_AN_EXERCISE = re.compile(r"^>\s*\*\*Exercise")
@@ -89,6 +95,22 @@ def _rewrite_notebook(app, docname, source):
     source[0] = json.dumps(notebook)
 
 
+GOING_FURTHER = "Going further: "
+
+
+def fold_asides(app, doctree):
+    """Each "Going further: ..." section becomes a closed dropdown (sphinx-togglebutton folds `.admonition.dropdown`)."""
+    for section in list(doctree.findall(nodes.section)):
+        title = section.next_node(nodes.title)
+        if title is None or not title.astext().startswith(GOING_FURTHER):
+            continue
+        box = nodes.admonition("", classes=["dropdown", "going-further"], ids=section["ids"])
+        box += nodes.title("", "", *title.children)
+        box += [child for child in section.children if child is not title]
+        section.replace_self(box)
+
+
 def setup(app):
     app.connect("source-read", _rewrite_notebook)
+    app.connect("doctree-read", fold_asides)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -192,8 +193,27 @@ def _training_note(runs: list) -> str:
             f"{_describe_duration(total)} in `model.fit`")
 
 
+GOING_FURTHER = re.compile(r"^(#{2,4}) Going further: \S")  # an aside's heading; the book folds it in _ext
+
+
+def fold_asides(notebook) -> None:
+    """Open every "Going further" aside closed: JupyterLab reads the heading cell's
+    ``jp-MarkdownHeadingCollapsed``, Colab the notebook's ``colab.collapsed_sections``."""
+    folded = []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and GOING_FURTHER.match(cell.source):
+            cell.metadata["jp-MarkdownHeadingCollapsed"] = True
+            cell.metadata["id"] = cell.get("id") or f"going-further-{len(folded)}"  # Colab names cells by this id
+            folded.append(cell.metadata["id"])
+    if folded:
+        notebook.metadata.setdefault("colab", {})["collapsed_sections"] = folded
+    else:
+        notebook.metadata.get("colab", {}).pop("collapsed_sections", None)
+
+
 def store_record(notebook, record: dict, chapter: str) -> None:
     """Write the run record into the metadata and the note cell at the top."""
+    fold_asides(notebook)
     course = notebook.metadata.setdefault("cnncourse", {})
     course["run"] = record
     timings = course.setdefault("timings", {})

@@ -96,6 +96,13 @@ def check(label: str, given, **data) -> None:
             _text.say("✅ Passed: " + entry.explanation if bool(given) == entry.expected
                       else "❌ Not yet: " + entry.explanation + (f" Hint: {entry.hint}" if entry.hint else ""))
             return
+    if given is None or given is Ellipsis:  # before any measured outcome is shown: predict first
+        answer(given, None)
+        return
+    if entry.choices and (not isinstance(given, str) or given.strip().lower() not in entry.choices):
+        _text.say(f"❌ Not a prediction this exercise can judge: you gave {given!r}; write one of "
+                  + ", ".join(f'"{choice}"' for choice in entry.choices) + ".")
+        return
     expected = entry.expected(**data) if callable(entry.expected) else entry.expected
     answer(given, expected, explanation=entry.explanation, tolerance=entry.tolerance, hint=entry.hint)
 

@@ -240,3 +240,17 @@ def test_the_teaching_page_is_in_the_navigation_and_shows_the_chapter_times(brow
     assert page.get_by_text("Full profile, on the CPU it was recorded on").first.is_visible()
     assert page.get_by_role("link", name="A modern convnet: CIFAR-10 in ten epochs").first.is_visible()
     page.close()
+
+
+@pytest.mark.parametrize("page_name, title, inside", [
+    ("chapters/05_pooling.html", "Going further: one backend pads differently", "edge copies"),
+    ("chapters/06_architectures.html", "Going further: three more networks", "horses_humans_convnet"),
+])
+def test_a_going_further_aside_is_closed_until_opened(browser, site, page_name, title, inside):
+    page, _ = _open(browser, site, page_name, "desktop")
+    box = page.locator("div.going-further").filter(has_text=title).first
+    assert box.is_visible() and title in box.inner_text()
+    assert not page.get_by_text(inside).first.is_visible(), "the aside shows its content before it is opened"
+    box.locator(".admonition-title, button.toggle-button").first.click()
+    page.get_by_text(inside).first.wait_for(state="visible", timeout=5_000)
+    page.close()

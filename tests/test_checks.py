@@ -186,14 +186,58 @@ def _wrong_version(expected):
 
 
 @pytest.mark.parametrize("label", [label for label, entry in __import__("cnncourse._answers", fromlist=["ANSWERS"])
-                                   .ANSWERS.items() if not callable(entry.expected) and entry.given is None])
+                                   .ANSWERS.items() if entry.given is None])
 def test_every_solution_passes_its_check_and_a_wrong_answer_is_refused_sensibly(capsys, unwrap, label):
+    """A solution passes; a wrong answer gets the hint, not the explanation. An exercise whose answer is read off
+    the chapter's data or a measured run is checked on its entry's example data."""
     from cnncourse._answers import ANSWERS
 
     entry = ANSWERS[label]
-    checks.check(label, entry.expected)
+    data = entry.example or {}
+    assert callable(entry.expected) == bool(data), f"{label}: a function of the chapter's data needs an example"
+    solution = entry.expected(**data) if callable(entry.expected) else entry.expected
+    capsys.readouterr()
+    checks.check(label, solution, **data)
     right = unwrap(capsys.readouterr().out)
-    assert right.startswith("✅") and entry.explanation in right, right
-    checks.check(label, _wrong_version(entry.expected))
+    assert "✅" in right and entry.explanation in right, right
+    wrong_answer = next(choice for choice in entry.choices if choice != solution) if entry.choices \
+        else _wrong_version(solution)
+    checks.check(label, wrong_answer, **data)
     wrong = unwrap(capsys.readouterr().out)
-    assert wrong.startswith("❌") and entry.hint in wrong and entry.explanation not in wrong, wrong
+    assert "❌" in wrong and entry.hint in wrong and entry.explanation not in wrong, wrong
+
+
+def test_a_prediction_is_asked_for_before_the_run_is_shown(capsys):
+    """Unanswered, a predict-run-explain check says so and prints nothing it measured; a word outside its
+    choices is refused before the run is judged."""
+    from cnncourse._answers import ANSWERS
+
+    checks.check("first-convnet-ex-learning-rate", None, **ANSWERS["first-convnet-ex-learning-rate"].example)
+    said = capsys.readouterr().out
+    assert said.startswith("…") and "measured" not in said and "0.95" not in said
+    with pytest.raises(TypeError, match="accuracies must be a dict"):
+        checks.check("first-convnet-ex-learning-rate", "lower", accuracies={})
+    checks.check("first-convnet-ex-learning-rate", "lower accuracy", accuracies={"a": 0.9, "b": 0.1})
+    said = capsys.readouterr().out
+    assert said.startswith("❌") and "'lower accuracy'" in said and '"about the same"' in said
+    assert "measured" not in said
+
+
+def test_every_exercise_has_a_check_cell():
+    """Each exercise's label has an entry in the answer key (or, for the summary quiz, its own checker)."""
+    import json
+    import re
+    from pathlib import Path
+
+    from cnncourse._answers import ANSWERS
+
+    for path in sorted((Path(__file__).resolve().parents[1] / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        for index, cell in enumerate(cells):
+            for label in re.findall(r"> \*\*Exercise\*\* \(`([^`]+)`\)", "".join(cell["source"])):
+                following = "".join("".join(later["source"]) for later in cells[index + 1:index + 3]
+                                    if later["cell_type"] == "code")
+                keyed = [key for key in ANSWERS if key == label or key.startswith(label + "/")]
+                assert keyed or "cc.models.summary_quiz(" in following, f"{path.stem}: {label} has no check"
+                assert all(f'cc.checks.check("{key}"' in following for key in keyed), (
+                    f"{path.stem}: the check cell of {label} must follow its exercise")

@@ -29,6 +29,12 @@ def test_every_chapter_is_in_the_table_of_contents_and_back():
     assert on_disk == in_toc, f"only on disk: {on_disk - in_toc}; only in _toc.yml: {in_toc - on_disk}"
 
 
+def test_a_chapter_file_is_numbered_as_the_book_numbers_it():
+    """Exercise 10.3 lives in 10_overfitting.ipynb: the book numbers chapters in table-of-contents order from 1."""
+    chapters = [entry for entry in _toc_files() if entry.startswith("chapters/")]
+    assert [int(entry.split("/")[1][:2]) for entry in chapters] == list(range(1, len(chapters) + 1)), chapters
+
+
 @pytest.fixture(params=NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
 def notebook(request):
     chapter = nbformat.read(request.param, as_version=4)
