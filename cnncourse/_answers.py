@@ -99,6 +99,12 @@ def _relation(outputs) -> str:
             "the negative" if np.allclose(first, -second, atol=1e-9 * scale) else "neither")
 
 
+def _count_change(totals) -> str:
+    """Does the changed network (the second entry) have "fewer", "the same" or "more" parameters?"""
+    before, after = list(_measured_pairs(totals, "totals").values())[:2]
+    return "fewer" if after < before else "more" if after > before else "the same"
+
+
 def _grown_layers(parameters) -> str:
     """Which kind of layer changed its parameter count ({layer name: (before, after)}): "dense", "convolutions",
     "both" or "none"; labels name the layer and its type, "dense1 (Dense)"."""
@@ -199,8 +205,12 @@ ANSWERS = {
     "architectures-ex-three-3x3/receptive-field": Answer(ops.receptive_field([(3, 1)] * 3),
                                                          "each 3x3 layer adds 2: 3, 5, 7.",
         hint="each stacked 3x3 layer with stride 1 widens the receptive field by 2."),
-    "architectures-ex-one-by-one": Answer((1 * 1 * 256 + 1) * 64, "(1*1*256 + 1)*64: the same formula with k = 1.",
-        hint="the usual formula with a 1x1 kernel: one weight per input channel and a bias, per filter."),
+    "architectures-ex-squeeze": Answer(_count_change, "the 1x1 convolution costs (64 + 1)·16 = 1,040 parameters, "
+        "but the maps it hands to Flatten have 16 channels instead of 64, so the dense layer reads a quarter as many "
+        "numbers and loses three quarters of its weights: far more than the new layer adds.",
+        hint="count what the new layer costs, then what it saves in the dense layer that reads its output.",
+        choices=("fewer", "the same", "more"),
+        example={"totals": {"compact_cifar10": 122_570, "with the 1x1 squeeze": 74_458}}),
     # 07 a first convnet
     "first-convnet-ex-learning-rate": Answer(_direction, "a step 100 times larger overshoots: each update jumps "
         "past the low points of the loss instead of settling into them, so the network learns far less, or "
