@@ -97,7 +97,11 @@ def check(label: str, given, **data) -> None:
                       else "❌ Not yet: " + entry.explanation + (f" Hint: {entry.hint}" if entry.hint else ""))
             return
     if given is None or given is Ellipsis:  # before any measured outcome is shown: predict first
-        answer(given, None)
+        if entry.choices:
+            _text.say("… no prediction yet: write one of " + ", ".join(f'"{choice}"' for choice in entry.choices)
+                      + " in place of None and run the cell again")
+        else:
+            answer(given, None)
         return
     if entry.choices and (not isinstance(given, str) or given.strip().lower() not in entry.choices):
         _text.say(f"❌ Not a prediction this exercise can judge: you gave {given!r}; write one of "

@@ -214,7 +214,8 @@ def test_a_prediction_is_asked_for_before_the_run_is_shown(capsys):
 
     checks.check("first-convnet-ex-learning-rate", None, **ANSWERS["first-convnet-ex-learning-rate"].example)
     said = capsys.readouterr().out
-    assert said.startswith("…") and "measured" not in said and "0.95" not in said
+    assert said.startswith("… no prediction yet") and '"about the same"' in said
+    assert "measured" not in said and "0.95" not in said
     with pytest.raises(TypeError, match="accuracies must be a dict"):
         checks.check("first-convnet-ex-learning-rate", "lower", accuracies={})
     checks.check("first-convnet-ex-learning-rate", "lower accuracy", accuracies={"a": 0.9, "b": 0.1})
