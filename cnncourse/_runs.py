@@ -446,8 +446,8 @@ def resume(model, name: str, recipe: dict, folder=None) -> tuple[int, dict, floa
         state = json.loads(checkpoint.state_path.read_text())
     except (OSError, json.JSONDecodeError):
         return 0, {}, 0.0
-    if not same_recipe(state.get("recipe", {}), recipe):
-        return 0, {}, 0.0
+    if not same_recipe(state.get("recipe", {}), recipe) or state["recipe"].get("data") != recipe.get("data"):
+        return 0, {}, 0.0  # another recipe, or other data: start afresh
     if model.optimizer is not None and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
     model.load_weights(checkpoint.weights_path)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import json
+import lzma
 import os
-import shutil
 import pickle
+import shutil
 import tarfile
 import tempfile
 import zipfile
@@ -31,6 +33,7 @@ from cnncourse import _text, _validate
 
 __all__ = [
     "CACHE_ENVIRONMENT_VARIABLE",
+    "CHROMA_SUBSAMPLINGS",
     "CIFAR10_CLASSES",
     "DATASETS",
     "DATA_ENVIRONMENT_VARIABLE",
@@ -38,17 +41,21 @@ __all__ = [
     "DataNotFoundError",
     "Dataset",
     "DatasetSpec",
+    "HORSES_OR_HUMANS_CLASSES",
     "OFFLINE_ENVIRONMENT_VARIABLE",
     "RawFile",
     "SCALES",
     "SPLITS",
     "StoredFormat",
+    "arrays_sha256",
     "cache_all",
     "cache_folder",
     "load",
+    "jpeg_copy",
     "locate",
     "sample_photograph",
     "sha256_of",
+    "source_of",
 ]
 
 DATA_ENVIRONMENT_VARIABLE = "CNNCOURSE_DATA"
@@ -84,8 +91,6 @@ class StoredFormat:
     folder_names: tuple[str, ...]
     files: dict  # split -> tuple[RawFile, ...]; a split may share files with another
     decode: Callable  # (paths: dict split -> list[Path]) -> dict split -> (images, labels)
-    lossy: bool = False
-    shuffle_train: bool = False  # stored sorted by class: shuffle once, deterministically
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +101,8 @@ class DatasetSpec:
     formats: tuple[StoredFormat, ...]
     split_sizes: dict  # split -> number of images in the official split
     system_folders: tuple[str, ...] = ()
+    arrays_sha256: str | None = None  # of the decoded official arrays: every lossless copy must give exactly these
+    split_names: tuple[str, str] = ("training", "test")  # what the dataset's authors call the two splits
 
 
 # ---------------------------------------------------------------- decoders
@@ -138,24 +145,25 @@ def _decode_keras_npz(paths: dict) -> dict:
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
-def _decode_cifar_jpeg(paths: dict) -> dict:
-    """Decode ``<split>/<class>/NNNN.jpg`` members of the JPEG mirror's tarballs."""
-    from PIL import Image
+def _read_cifar_binary(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch of the official binary format: records of 1 label byte + 3,072 pixel bytes (R, G, B planes)."""
+    opener = lzma.open if path.name.endswith(".xz") else open
+    with opener(path, "rb") as stream:
+        content = np.frombuffer(stream.read(), dtype=np.uint8)
+    if content.size % 3073:
+        raise DataIntegrityError(f"{path.name} holds {content.size:,} bytes, not a whole number of 3,073-byte "
+                                 "CIFAR-10 records: the file is truncated; replace it")
+    records = content.reshape(-1, 3073)
+    return records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), records[:, 0].astype(np.int64)
 
+
+def _decode_cifar_binary(paths: dict) -> dict:
+    """Decode ``data_batch_1.bin`` ... ``test_batch.bin`` (plain or xz-compressed), in the official order."""
     decoded = {}
-    for split, (path,) in paths.items():
-        images, labels = [], []
-        with tarfile.open(path, "r:gz") as archive:
-            for member in archive:
-                if not (member.isfile() and member.name.endswith(".jpg")):
-                    continue
-                class_name = Path(member.name).parent.name
-                if class_name not in CIFAR10_CLASSES:
-                    raise DataIntegrityError(f"{path}: unexpected class folder {class_name!r} in {member.name}")
-                with Image.open(archive.extractfile(member)) as picture:
-                    images.append(np.asarray(picture.convert("RGB")))
-                labels.append(CIFAR10_CLASSES.index(class_name))
-        decoded[split] = (np.stack(images), np.asarray(labels, dtype=np.int64))
+    for split, split_paths in paths.items():
+        batches = [_read_cifar_binary(path) for path in split_paths]
+        decoded[split] = (np.concatenate([images for images, _ in batches]),
+                          np.concatenate([labels for _, labels in batches]))
     return decoded
 
 
@@ -180,9 +188,64 @@ def _decode_cifar_python(paths: dict) -> dict:
     return decoded
 
 
+HORSES_OR_HUMANS_CLASSES = ("horses", "humans")
+HORSES_OR_HUMANS_SIZE = 100  # source 002's input size
+
+
+def _resized(picture) -> np.ndarray:
+    """The one resize every copy of Horses or Humans goes through (the mirror's README gives the same line)."""
+    from PIL import Image
+
+    size = (HORSES_OR_HUMANS_SIZE, HORSES_OR_HUMANS_SIZE)
+    if picture.size != size:
+        picture = picture.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    return np.asarray(picture.convert("RGB"))
+
+
+def _decode_horses_or_humans(paths: dict) -> dict:
+    """Decode the photographs, class by class and name by name (a fixed order, whatever the file system's).
+
+    Each split is one folder ``<class>/NAME.png`` (the course's 100x100 mirror)
+    or one of the two official zips of 300x300 originals, resized on the way.
+    The mirror's ``SHA256SUMS`` (verified itself) vouches for every picture.
+    """
+    from PIL import Image
+
+    decoded = {}
+    for split, split_paths in paths.items():
+        source = split_paths[0]
+        pictures = []  # (class index, name, pixels)
+        if source.name == "SHA256SUMS":
+            folder = source.parent / ("train" if split == "train" else "validation")
+            sums = dict(line.split()[::-1] for line in source.read_text().splitlines() if line.strip())
+            for path in sorted(folder.glob("*/*.png")):
+                key = f"{folder.name}/{path.parent.name}/{path.name}"
+                if key not in sums:
+                    raise DataIntegrityError(f"{key} is not listed in SHA256SUMS: remove it, or re-copy the mirror")
+                if sha256_of(path) != sums[key]:
+                    raise DataIntegrityError(f"{key} does not match its SHA-256 in SHA256SUMS: re-copy the mirror")
+                with Image.open(path) as picture:
+                    pictures.append((path.parent.name, path.name, _resized(picture)))
+        else:
+            with zipfile.ZipFile(source) as archive:
+                for member in archive.namelist():
+                    parts = member.split("/")
+                    if len(parts) >= 2 and member.endswith(".png") and parts[-2] in HORSES_OR_HUMANS_CLASSES:
+                        with Image.open(io.BytesIO(archive.read(member))) as picture:
+                            pictures.append((parts[-2], parts[-1], _resized(picture)))
+        pictures.sort(key=lambda item: (item[0], item[1]))
+        for class_name, name, _ in pictures:
+            if class_name not in HORSES_OR_HUMANS_CLASSES:
+                raise DataIntegrityError(f"unexpected class folder {class_name!r} ({name})")
+        decoded[split] = (np.stack([pixels for _, _, pixels in pictures]),
+                          np.asarray([HORSES_OR_HUMANS_CLASSES.index(c) for c, _, _ in pictures], dtype=np.int64))
+    return decoded
+
+
 # ---------------------------------------------------------------- registry
 
 _KERAS_DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+_HORSES_URL = "https://storage.googleapis.com/learning-datasets/"
 
 
 def _idx_format(folder_names, hashes, url=None, description="IDX .gz files (the official distribution)"):
@@ -212,6 +275,30 @@ _FASHION_MNIST_IDX_SHA256 = {
 _MNIST_NPZ = RawFile(
     "mnist.npz", "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1", _KERAS_DATASETS_URL + "mnist.npz"
 )
+_CIFAR_BINARY_SHA256 = {  # of the official cifar-10-batches-bin files, decompressed, and of the mirror's .xz copies
+    "data_batch_1.bin": "cee916563c9f80d84e3cc88e17fdc0941787f1244f00a67874d45b261883ada5",
+    "data_batch_2.bin": "a591ca11fa1708a91ee40f54b3da4784ccd871ecf2137de63f51ada8b3fa57ed",
+    "data_batch_3.bin": "bbe8596564c0f86427f876058170b84dac6670ddf06d79402899d93ceea26f67",
+    "data_batch_4.bin": "014e562d6e23c72197cc727519169a60359f5eccd8945ad5a09d710285ff4e48",
+    "data_batch_5.bin": "755304fc0b379caeae8c14f0dac912fbc7d6cd469eb67a1029a08a39453a9add",
+    "test_batch.bin": "8e2eb146ae340b09e24670f29cabc6326dba54da8789dab6768acf480273f65b",
+    "data_batch_1.bin.xz": "d5de7683d3f827a5b44cc75966e019999d0781c69e5bfecaa9de8f927fc9b821",
+    "data_batch_2.bin.xz": "5b187343b57341c2b066ceee964e3481a496136f2460a4ae76f237014b38b69c",
+    "data_batch_3.bin.xz": "0ed5710714413aefe35b4428c23d1bac3e7a4450ec6659213de5296fab4d4e84",
+    "data_batch_4.bin.xz": "704bae5cf5360e26e8631f05e3bc75e807e2a040ece7385919eaab8608e48b57",
+    "data_batch_5.bin.xz": "6f7f8d25d795532348c38e7417fc88f91898c2281bbc6ffbf424e9392c1807cf",
+    "test_batch.bin.xz": "6f98fa4aa6bc45118bc106e07a8e07eb403609364ddaca1ee739d9127c68b291",
+}
+
+
+def _cifar_binary_format(suffix: str, description: str) -> StoredFormat:
+    names = {"train": [f"data_batch_{i}.bin{suffix}" for i in range(1, 6)], "test": [f"test_batch.bin{suffix}"]}
+    files = {split: tuple(RawFile(name, _CIFAR_BINARY_SHA256[name]) for name in split_names)
+             for split, split_names in names.items()}
+    return StoredFormat(f"binary{suffix.replace('.', '-')}", description,
+                        ("cifar10", "cifar-10-batches-bin", ""), files, _decode_cifar_binary)
+
+
 _CIFAR_ARCHIVE = RawFile(
     "cifar-10-python.tar.gz",
     "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
@@ -234,6 +321,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 _decode_keras_npz,
             ),
         ),
+        arrays_sha256="1e35582d42a90940c55b956deb61875c020b567ed20e3c5b174f52bf7809ed9b",
     ),
     "fashion_mnist": DatasetSpec(
         name="fashion_mnist",
@@ -247,6 +335,7 @@ DATASETS: dict[str, DatasetSpec] = {
             _idx_format(("fashion-mnist", "fashion_mnist", ""), _FASHION_MNIST_IDX_SHA256, _KERAS_DATASETS_URL),
         ),
         system_folders=("/usr/share/datasets/fashion-mnist",),
+        arrays_sha256="ece172613115fb18b120bec8f6c02271af90b8b8f0a5af5c51cbd5ceed68e619",
     ),
     "cifar10": DatasetSpec(
         name="cifar10",
@@ -254,6 +343,8 @@ DATASETS: dict[str, DatasetSpec] = {
         image_shape=(32, 32, 3),
         split_sizes={"train": 50_000, "test": 10_000},
         formats=(
+            _cifar_binary_format(".xz", "the original CIFAR-10 (binary batches, xz-compressed)"),
+            _cifar_binary_format("", "the original CIFAR-10 (binary batches)"),
             StoredFormat(
                 "python",
                 "the original CIFAR-10 (python pickles)",
@@ -268,19 +359,34 @@ DATASETS: dict[str, DatasetSpec] = {
                 {"train": (RawFile(".", None),), "test": (RawFile(".", None),)},
                 _decode_cifar_python,
             ),
+        ),
+        arrays_sha256="6b3883dca6c867f1e58def548c063d1865569b8575fcbce06b3e468a89f9895a",
+    ),
+    "horses_or_humans": DatasetSpec(
+        name="horses_or_humans",
+        class_names=HORSES_OR_HUMANS_CLASSES,
+        image_shape=(HORSES_OR_HUMANS_SIZE, HORSES_OR_HUMANS_SIZE, 3),
+        split_sizes={"train": 1_027, "test": 256},
+        split_names=("training", "validation"),
+        formats=(
             StoredFormat(
-                "jpeg",
-                "the CIFAR-10 JPEG re-encoding (lossy: quality 75, 4:2:0 chroma)",
-                ("cifar10-jpeg", ""),
-                {
-                    "train": (RawFile("train.tar.gz", "b839a8d5408e2b1efb727d8293b826e6534362d8bd1dfe9f52a542069e96a5bc"),),
-                    "test": (RawFile("test.tar.gz", "bbf2a073f2410b812a915d0a02f914ac7a54b3a4a4f97edd3e3667cd55da16f5"),),
-                },
-                _decode_cifar_jpeg,
-                lossy=True,
-                shuffle_train=True,
+                "png-100",
+                "Horses or Humans, resized to 100x100 (PNG files listed in SHA256SUMS)",
+                ("horses-or-humans", ""),
+                {split: (RawFile("SHA256SUMS", "6a8affe063fd101497a5b2f7d71ff8db47d27309e8d40be0577356229b582b0e"),)
+                 for split in SPLITS},
+                _decode_horses_or_humans,
+            ),
+            StoredFormat(
+                "zip",
+                "Horses or Humans, the official 300x300 zips resized to 100x100",
+                ("horses-or-humans", ""),
+                {"train": (RawFile("horse-or-human.zip", None, _HORSES_URL + "horse-or-human.zip"),),
+                 "test": (RawFile("validation-horse-or-human.zip", None, _HORSES_URL + "validation-horse-or-human.zip"),)},
+                _decode_horses_or_humans,
             ),
         ),
+        arrays_sha256="a87a886934c84d2451bc21ce297b65cf27b78098341b088dbe36043ae41ff5e2",
     ),
 }
 
@@ -300,8 +406,9 @@ class Dataset:
     class_names: tuple[str, ...]
     source: str
     notes: list[str] = dataclasses.field(default_factory=list)
-    lossy: bool = False  # decoded from a lossy re-encoding (the CIFAR-10 JPEG mirror)
+    lossy: bool = False  # re-encoded with a lossy codec (``jpeg_copy``)
     carved_from_test_split: bool = False  # train and test both cut from the official test split
+    test_split_name: str = "test"  # Horses or Humans calls its held-out split "validation"
 
     @property
     def num_classes(self) -> int:
@@ -335,10 +442,19 @@ class Dataset:
             self.train_images[held_out], self.train_labels[held_out],
         )
 
+    def describe(self) -> str:
+        """The data in a line, for a run's record: name, copy, splits and sizes."""
+        copy = self.source.split(", from ")[0]
+        if self.carved_from_test_split:
+            copy += ", the official test split carved in two"
+        return (f"{self.name}: {copy}; {len(self.train_labels):,} training and {len(self.test_labels):,} "
+                f"{self.test_split_name} images")
+
     def __str__(self) -> str:
         height, width, channels = self.image_shape
         lines = [
-            f"{self.name}: {len(self.train_labels):,} training and {len(self.test_labels):,} test images, "
+            f"{self.name}: {len(self.train_labels):,} training and {len(self.test_labels):,} "
+            f"{self.test_split_name} images, "
             f"{height}x{width}x{channels}, {self.num_classes} classes, pixels {self.train_images.dtype} "
             f"in [{self.train_images.min():g}, {self.train_images.max():g}]",
             f"source: {self.source}",
@@ -507,10 +623,13 @@ def _decoded(spec: DatasetSpec, stored: StoredFormat, paths: dict) -> dict:
                   "decoding the raw files again")
             _remove_damaged(cache_file)
     decoded = stored.decode(paths)
-    if stored.shuffle_train and "train" in decoded:
-        order = np.random.default_rng(0).permutation(len(decoded["train"][1]))
-        decoded["train"] = tuple(array[order] for array in decoded["train"])
     _check_arrays(spec, decoded, f"decoded from {stored.description}")
+    if spec.arrays_sha256 and set(decoded) == set(SPLITS) and arrays_sha256(decoded) != spec.arrays_sha256:
+        raise DataIntegrityError(
+            f"{spec.name} decoded from {stored.description} gives other pixels or labels (or another order) than "
+            f"the official dataset: the arrays' SHA-256 is {arrays_sha256(decoded)}, expected {spec.arrays_sha256}. "
+            "Replace the files with the official ones (or the course's mirror), or delete them so the loader "
+            "downloads them")
     _write_cache(cache_file, decoded)
     return decoded
 
@@ -549,6 +668,21 @@ def _check_arrays(spec: DatasetSpec, decoded: dict, origin: str) -> None:
 
 def _array_digest(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def arrays_sha256(decoded: dict) -> str:
+    """One SHA-256 of a dataset's arrays (training images and labels, then test), as uint8 pixels and int64 labels.
+
+    Two copies of a dataset are the same data exactly when this agrees: same
+    pixels, same labels, same order. Every lossless copy the loader reads
+    (the mirror, the canonical download) is held to the official value.
+    """
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        images, labels = decoded[split]
+        digest.update(np.ascontiguousarray(images, dtype=np.uint8).tobytes())
+        digest.update(np.ascontiguousarray(labels, dtype="<i8").tobytes())
+    return digest.hexdigest()
 
 
 def _write_cache(cache_file: Path, decoded: dict) -> None:
@@ -652,8 +786,6 @@ def load(
     stored, paths, where = locate(name, data_dir, allow_download=allow_download, test_only_fallback=test_only_fallback)
     decoded = _decoded(spec, stored, paths)
     notes = []
-    if stored.lossy:
-        notes.append(f"this is {stored.description}; accuracies can differ slightly from the original dataset")
     if "train" not in decoded:
         images, labels = decoded["test"]
         carved_test = _stratified_indices(labels, len(labels) // 5, seed=12345)
@@ -680,12 +812,76 @@ def load(
         class_names=spec.class_names,
         source=f"{stored.description}, from {where}",
         notes=notes,
-        lossy=stored.lossy,
         carved_from_test_split="train" not in paths,
+        test_split_name=spec.split_names[1],
     )
+    _LOADED_TEST_SETS[_labels_key(dataset.test_labels)] = dataset.describe()
     if verbose:
         print(dataset)
     return dataset
+
+
+_LOADED_TEST_SETS: dict = {}  # test labels' checksum -> which data they came from, for run records
+
+
+def _labels_key(labels) -> str:
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes()).hexdigest()
+
+
+def source_of(test_labels) -> str | None:
+    """Which loaded dataset these test labels are, in words (``Dataset.describe``); None if none loaded here.
+
+    Lets a run record name its data without every chapter passing the
+    dataset along: the labels of a test set identify the load that gave them.
+    """
+    return _LOADED_TEST_SETS.get(_labels_key(test_labels))
+
+
+CHROMA_SUBSAMPLINGS = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's codes
+
+
+def jpeg_copy(dataset: Dataset, *, quality: int = 75, chroma_subsampling: str = "4:2:0") -> Dataset:
+    """The same dataset with every image saved as a JPEG and read back: what a lossy copy costs, measurable.
+
+    JPEG keeps the brightness of each 8x8 block coarsely (``quality`` sets how
+    coarsely) and, with ``"4:2:0"``, one colour sample per 2x2 pixels. The
+    labels and order stay; only pixels change. Works on datasets loaded with
+    ``scale="unit"`` or ``scale="none"``; the copy has the same scale.
+    """
+    from PIL import Image
+
+    if not isinstance(dataset, Dataset):
+        raise TypeError(f"jpeg_copy takes a dataset returned by cc.data.load, got {type(dataset).__name__}")
+    quality = _validate.integer(quality, "quality", minimum=1, example="75")
+    if quality > 95:
+        raise ValueError(f"quality must be between 1 and 95 (Pillow's useful range), got {quality}")
+    subsampling = CHROMA_SUBSAMPLINGS.get(_validate.one_of(chroma_subsampling, tuple(CHROMA_SUBSAMPLINGS),
+                                                           "chroma_subsampling"))
+
+    def recode(images: np.ndarray) -> np.ndarray:
+        if images.dtype == np.uint8:
+            pixels = images
+        elif np.issubdtype(images.dtype, np.floating) and images.min() >= 0 and images.max() <= 1:
+            pixels = np.rint(images * 255).astype(np.uint8)
+        else:
+            raise ValueError(f"jpeg_copy needs pixels in [0, 255] (scale='none') or [0, 1] (scale='unit'); "
+                             f"these run from {images.min():g} to {images.max():g}: load with scale='unit'")
+        out = np.empty_like(pixels)
+        for index, image in enumerate(pixels):
+            buffer = io.BytesIO()
+            Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(
+                buffer, format="JPEG", quality=quality, subsampling=subsampling)
+            out[index] = np.asarray(Image.open(buffer)).reshape(image.shape)
+        return out if images.dtype == np.uint8 else out.astype(np.float32) / 255.0
+
+    copy = dataclasses.replace(
+        dataset, train_images=recode(dataset.train_images), test_images=recode(dataset.test_images),
+        source=f"{dataset.source.split(', from ')[0]}, saved as JPEG (quality {quality}, {chroma_subsampling} chroma) and read back",
+        notes=[*dataset.notes, "a lossy copy: its accuracies are not those of the original dataset"],
+        lossy=True,
+    )
+    _LOADED_TEST_SETS[_labels_key(copy.test_labels)] = copy.describe()  # same labels, other pixels: it names the copy
+    return copy
 
 
 def sample_photograph(grayscale: bool = False) -> np.ndarray:

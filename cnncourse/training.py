@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ __all__ = [
     "TrainingRun",
     "describe_source",
     "class_report",
+    "data_identity",
     "fit_and_evaluate",
     "generalization_gap",
     "most_confident_mistakes",
@@ -211,6 +213,9 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     profile = profile if profile is not None else config.current_profile()
     recipe = _recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile)
     details = dict(details or {})
+    data_used = data_identity(train_data, (test_images, test_labels),
+                              source=details.get("data") or data.source_of(_validate.class_labels(test_labels,
+                                                                                                   "test labels")))
     say = _text.say if verbose else (lambda text: None)
     true_labels = _validate.class_labels(test_labels, "test labels")
     saved = None
@@ -218,16 +223,21 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         saved = _runs.find(name, recipe)
         if saved is not None and not saved[1].get("weights") and "test_accuracy" not in saved[1].get("run", {}):
             saved = None  # a history alone cannot stand in for a run
-        if saved is None:
+        if saved is not None and not isinstance(saved[1].get("run", {}).get("data"), dict):
+            _text.say(f"the saved run of {name!r} does not say which data it was trained and tested on (saved "
+                      "before runs recorded their data): training it now on this data")
+            saved = None
+        elif saved is None:
             _text.say(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
     record_path, record, replayed = None, None, False
     if saved is None:
-        history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name, recipe,
-                                                verbose, callbacks)
+        history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name,
+                                                {**recipe, "data": data_used}, verbose, callbacks)
         device, backend = config.device_description(), keras.backend.backend()
         loaded_from = None
     else:
         record_path, content = saved
+        _same_data(content["run"], data_used, name)
         replayed = not content.get("weights")
         loaded = _runs.load(name, None if replayed else model, recipe=recipe)
         history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(record_path)
@@ -241,8 +251,6 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
                       f"has {key} = {details[key]!r}; its test accuracy here may not be comparable (the saved "
                       "model may even have trained on some of today's test images)")
         details = {**recorded, **details}
-        if replayed:
-            _same_test_set(record, true_labels, name, record_path)
         how = "replayed" if replayed else "loaded"
         say(f"{how} {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
               f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
@@ -277,7 +285,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
                                   "test_labels": _runs.encode_labels(true_labels)}
     if loaded_from is None and save:
         run.record_path = _runs.save(model, history, name, dtype=weights_dtype, record={
-            **recipe, "test_size": len(true_labels), "test_accuracy": accuracy,
+            **recipe, "data": data_used, "test_size": len(true_labels), "test_accuracy": accuracy,
             "seconds": round(seconds, 1), "resumed_after_epoch": resumed_from, "device": device,
             "backend": keras.backend.backend(), "keras": keras.__version__, "details": details,
             **{key: value for key, value in scores.items() if value is not None},
@@ -305,14 +313,43 @@ def _recipe(model, *, epochs: int, batch_size: int, train_size: int, profile=Non
             "optimizer": _runs.optimizer_description(model)}
 
 
-def _same_test_set(record: dict, true_labels, name: str, path) -> None:
-    """A replayed run's scores count only on the test images it was scored on."""
-    if record.get("test_size") != len(true_labels) or (
-            "test_labels" in record and not np.array_equal(_runs.decode_labels(record["test_labels"], path),
-                                                           true_labels)):
-        raise ValueError(f"the record of {name!r} was scored on another test set ({record.get('test_size')} "
-                         f"images) than this one ({len(true_labels)}): run the chapter with the test set of its "
-                         "profile, or train the run (train=True)")
+def _arrays_sha256(*arrays) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()
+
+
+def data_identity(train_data, test_data, source: str | None = None) -> dict:
+    """What a run trains and is tested on: the data's name and a SHA-256 of the very arrays.
+
+    Kept in every run's record, so a run is reloaded or replayed only on the
+    data it was trained and scored on: the same accuracy on other pixels (a
+    lossy copy, another subset, another split) would be a different result.
+    A ``PyDataset`` counts by the images and labels it augments.
+    """
+    if isinstance(train_data, keras.utils.PyDataset):
+        arrays = (getattr(train_data, "images", None), getattr(train_data, "labels", None))
+        train = _arrays_sha256(*arrays) if all(array is not None for array in arrays) else None
+    else:
+        train = _arrays_sha256(*train_data)
+    return {"source": source, "train sha256": train, "test sha256": _arrays_sha256(*test_data)}
+
+
+def _same_data(record: dict, data_used: dict, name: str) -> None:
+    """Refuse to reload or replay a run on other data than it was trained and tested on."""
+    recorded = record["data"]
+    for split in ("train", "test"):
+        key = f"{split} sha256"
+        if recorded.get(key) is not None and data_used[key] is not None and recorded[key] != data_used[key]:
+            raise ValueError(
+                f"the saved run {name!r} was {'trained' if split == 'train' else 'tested'} on other {split} data "
+                f"({recorded.get('source') or 'unnamed'}, arrays {recorded[key][:12]}) than this "
+                f"({data_used.get('source') or 'unnamed'}, arrays {data_used[key][:12]}): its scores belong to "
+                "that data. Load the data it names (same dataset, copy, subset and scaling), or train the run "
+                "on this data (train=True)")
 
 
 def _log_run(run: TrainingRun, record: dict | None) -> None:

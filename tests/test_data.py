@@ -1,8 +1,15 @@
 """The offline-first loader: lookup order, checksums, subsets, scaling, errors."""
 
+import dataclasses
 import gzip
+import hashlib
+import io
+import lzma
 import os
+import pickle
 import shutil
+import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -198,22 +205,200 @@ def test_deleting_a_byte_from_a_mirrored_file_fails_with_a_checksum_error(tmp_pa
 
 
 @needs_mirror
-def test_offline_mnist_falls_back_to_the_test_split_only_when_asked(monkeypatch, tmp_path):
+def test_mnist_with_only_its_test_split_falls_back_to_carving_it_only_when_asked(monkeypatch, tmp_path):
+    test_only = tmp_path / "mnist"
+    test_only.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(MIRROR / "mnist" / name, test_only / name)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("CNNCOURSE_DATA", raising=False)
     with pytest.raises(data.DataNotFoundError, match="Only the test split was found"):
-        data.load("mnist", data_dir=MIRROR, allow_download=False, verbose=False)
-    loaded = data.load("mnist", data_dir=MIRROR, allow_download=False, verbose=False, test_only_fallback=True)
+        data.load("mnist", data_dir=tmp_path, allow_download=False, verbose=False)
+    loaded = data.load("mnist", data_dir=tmp_path, allow_download=False, verbose=False, test_only_fallback=True)
     assert len(loaded.train_labels) == 8_000 and len(loaded.test_labels) == 2_000
     assert any("TEST split" in note for note in loaded.notes) and loaded.carved_from_test_split
 
 
 @needs_mirror
-def test_cifar10_jpeg_mirror_is_reported_as_lossy_and_shuffled(monkeypatch):
-    loaded = data.load("cifar10", data_dir=MIRROR, train_size=1_000, test_size=100, allow_download=False, verbose=False)
-    assert "JPEG" in loaded.source and any("lossy" in note for note in loaded.notes) and loaded.lossy
-    assert loaded.train_images.shape == (1_000, 32, 32, 3)
-    assert np.bincount(loaded.train_labels).tolist() == [100] * 10
+def test_the_mirror_has_the_official_mnist_splits(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    loaded = data.load("mnist", data_dir=MIRROR, allow_download=False, verbose=False, scale="none")
+    assert (len(loaded.train_labels), len(loaded.test_labels)) == (60_000, 10_000)
+    assert loaded.train_labels[:5].tolist() == [5, 0, 4, 1, 9] and not loaded.carved_from_test_split
+
+
+CIFAR10_PUBLISHED_MD5 = {  # of the official cifar-10-batches-bin files (the mirror's README lists them)
+    "data_batch_1.bin": "5dd7e06a14cb22eb9f671a540d1b7c25", "data_batch_2.bin": "5ea93a67294ea407fff1d09f752e9692",
+    "data_batch_3.bin": "942cd6a4bcdd0dd3c604fbe906cb4421", "data_batch_4.bin": "ae636b3ba5c66a11e91e8cb52e771fcb",
+    "data_batch_5.bin": "53f37980c15c3d472c316c40844f3f0d", "test_batch.bin": "803d5f7f4d78ea53de84dbe85f74fb6d",
+}
+
+
+@needs_mirror
+@pytest.mark.parametrize("name", sorted(CIFAR10_PUBLISHED_MD5))
+def test_the_mirrored_cifar10_batches_are_the_official_files(name):
+    with lzma.open(MIRROR / "cifar10" / f"{name}.xz", "rb") as stream:
+        assert hashlib.md5(stream.read()).hexdigest() == CIFAR10_PUBLISHED_MD5[name]
+
+
+@needs_mirror
+def test_cifar10_loads_the_original_batches_in_the_official_order(monkeypatch):
+    loaded = data.load("cifar10", data_dir=MIRROR, allow_download=False, verbose=False, scale="none")
+    assert "original CIFAR-10" in loaded.source and not loaded.lossy and not loaded.notes
+    assert loaded.train_labels[:5].tolist() == [6, 9, 9, 4, 1] and loaded.test_labels[:5].tolist() == [3, 8, 8, 0, 6]
+    assert np.bincount(loaded.train_labels).tolist() == [5_000] * 10
+    arrays = {"train": (loaded.train_images, loaded.train_labels), "test": (loaded.test_images, loaded.test_labels)}
+    assert data.arrays_sha256(arrays) == data.DATASETS["cifar10"].arrays_sha256
+
+
+def _cifar_arrays(count, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, count)
+
+
+def _write_binary_batch(path, images, labels, compress):
+    records = np.concatenate([labels.astype(np.uint8)[:, None],
+                              images.transpose(0, 3, 1, 2).reshape(len(images), -1)], axis=1)
+    (lzma.open if compress else open)(path, "wb").write(records.tobytes())
+
+
+def _write_python_archive(path, batches):
+    with tarfile.open(path, "w:gz") as archive:
+        for name, (images, labels) in batches.items():
+            content = pickle.dumps({b"data": images.transpose(0, 3, 1, 2).reshape(len(images), -1),
+                                    b"labels": labels.tolist()})
+            member = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            member.size = len(content)
+            archive.addfile(member, io.BytesIO(content))
+
+
+@pytest.mark.parametrize("compress", [True, False], ids=["xz", "plain"])
+def test_binary_and_pickled_cifar10_batches_decode_to_the_same_arrays_in_the_same_order(tmp_path, compress):
+    """The mirror's format and the canonical download's, written from the same tiny arrays."""
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    batches = {name: _cifar_arrays(7, seed) for seed, name in enumerate(names)}
+    suffix = ".bin.xz" if compress else ".bin"
+    for name, (images, labels) in batches.items():
+        _write_binary_batch(tmp_path / f"{name}{suffix}", images, labels, compress)
+    _write_python_archive(tmp_path / "cifar-10-python.tar.gz", batches)
+    binary = data._decode_cifar_binary({"train": [tmp_path / f"{name}{suffix}" for name in names[:5]],
+                                        "test": [tmp_path / f"test_batch{suffix}"]})
+    pickled = data._decode_cifar_python({split: [tmp_path / "cifar-10-python.tar.gz"] for split in ("train", "test")})
+    for split in ("train", "test"):
+        np.testing.assert_array_equal(binary[split][0], pickled[split][0])
+        np.testing.assert_array_equal(binary[split][1], pickled[split][1])
+    np.testing.assert_array_equal(binary["train"][0][7:14], batches["data_batch_2"][0])  # batch order kept
+    assert data.arrays_sha256(binary) == data.arrays_sha256(pickled)
+
+
+def test_a_truncated_binary_batch_is_an_error(tmp_path):
+    images, labels = _cifar_arrays(3, 0)
+    _write_binary_batch(tmp_path / "test_batch.bin", images, labels, compress=False)
+    path = tmp_path / "test_batch.bin"
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(data.DataIntegrityError, match="not a whole number"):
+        data._decode_cifar_binary({"test": [path]})
+
+
+def test_the_mnist_npz_and_the_idx_files_decode_to_the_same_arrays(tmp_path):
+    """Keras's mnist.npz (the canonical download) against the IDX files (the mirror), from the same arrays."""
+    rng = np.random.default_rng(0)
+    arrays = {split: (rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), rng.integers(0, 10, count))
+              for split, count in (("train", 12), ("test", 5))}
+    np.savez(tmp_path / "mnist.npz", **{f"{kind}_{split}": array for split, pair in arrays.items()
+                                       for kind, array in zip("xy", pair)})
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", arrays[split][0])
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", arrays[split][1])
+    idx = data._decode_idx({split: [tmp_path / f"{prefix}-images-idx3-ubyte.gz",
+                                    tmp_path / f"{prefix}-labels-idx1-ubyte.gz"]
+                            for split, prefix in (("train", "train"), ("test", "t10k"))})
+    npz = data._decode_keras_npz({split: [tmp_path / "mnist.npz"] for split in ("train", "test")})
+    assert data.arrays_sha256(idx) == data.arrays_sha256(npz)
+
+
+def test_a_copy_that_decodes_to_other_arrays_than_the_official_ones_is_refused(tiny_dataset, monkeypatch):
+    spec = data.DATASETS["tiny"]
+    monkeypatch.setitem(data.DATASETS, "tiny", dataclasses.replace(spec, arrays_sha256="0" * 64))
+    with pytest.raises(data.DataIntegrityError, match="other pixels or labels"):
+        data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+
+
+@needs_mirror
+def test_horses_or_humans_loads_source_002s_data_at_its_input_size(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    loaded = data.load("horses_or_humans", data_dir=MIRROR, allow_download=False, verbose=False)
+    assert loaded.train_images.shape == (1_027, 100, 100, 3) and loaded.test_images.shape == (256, 100, 100, 3)
+    assert np.bincount(loaded.train_labels).tolist() == [500, 527]
+    assert np.bincount(loaded.test_labels).tolist() == [128, 128]
+    assert loaded.class_names == ("horses", "humans") and "256 validation images" in str(loaded)
+
+
+def test_the_official_horses_or_humans_zips_decode_like_the_mirror(tmp_path):
+    """The online path: 300x300 RGBA originals in a zip, resized once, in the mirror's order."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    originals = {f"{kind}/{kind[:-1]}{index:02d}.png": rng.integers(0, 256, (300, 300, 4), dtype=np.uint8)
+                 for kind in ("humans", "horses") for index in (2, 1)}
+    originals = {name: np.concatenate([pixels[..., :3], np.full((300, 300, 1), 255, np.uint8)], axis=-1)
+                 for name, pixels in originals.items()}
+    folder = tmp_path / "validation"
+    sums = []
+    with zipfile.ZipFile(tmp_path / "originals.zip", "w") as archive:
+        for name, pixels in originals.items():
+            buffer = io.BytesIO()
+            Image.fromarray(pixels, "RGBA").save(buffer, format="PNG")
+            archive.writestr(name, buffer.getvalue())
+            resized = Image.fromarray(pixels, "RGBA").convert("RGB").resize((100, 100), Image.Resampling.LANCZOS)
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            resized.save(folder / name)
+            sums.append(f"{data.sha256_of(folder / name)}  validation/{name}")
+    (tmp_path / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    zipped = data._decode_horses_or_humans({"test": [tmp_path / "originals.zip"]})["test"]
+    mirrored = data._decode_horses_or_humans({"test": [tmp_path / "SHA256SUMS"]})["test"]
+    np.testing.assert_array_equal(zipped[0], mirrored[0])
+    assert zipped[1].tolist() == mirrored[1].tolist() == [0, 0, 1, 1]
+    (folder / "horses" / "horse01.png").write_bytes(b"not the file that was listed")
+    with pytest.raises(data.DataIntegrityError, match="does not match its SHA-256"):
+        data._decode_horses_or_humans({"test": [tmp_path / "SHA256SUMS"]})
+
+
+def test_a_jpeg_copy_changes_pixels_not_labels_and_says_it_is_lossy(tiny_rgb_dataset):
+    copy = data.jpeg_copy(tiny_rgb_dataset, quality=75, chroma_subsampling="4:2:0")
+    assert copy.lossy and "JPEG (quality 75, 4:2:0 chroma)" in copy.source
+    np.testing.assert_array_equal(copy.train_labels, tiny_rgb_dataset.train_labels)
+    assert copy.train_images.dtype == tiny_rgb_dataset.train_images.dtype
+    difference = np.abs(copy.train_images - tiny_rgb_dataset.train_images).mean()
+    finer = np.abs(data.jpeg_copy(tiny_rgb_dataset, quality=95, chroma_subsampling="4:4:4").train_images
+                   - tiny_rgb_dataset.train_images).mean()
+    assert 0 < finer < difference
+
+
+@pytest.mark.parametrize("arguments, error, message", [
+    ({"quality": 0}, ValueError, "quality must be at least 1"),
+    ({"quality": 100}, ValueError, "between 1 and 95"),
+    ({"quality": 7.5}, TypeError, "quality must be an integer"),
+    ({"chroma_subsampling": "420"}, ValueError, "chroma_subsampling must be one of"),
+])
+def test_jpeg_copy_refuses_bad_settings(tiny_rgb_dataset, arguments, error, message):
+    with pytest.raises(error, match=message):
+        data.jpeg_copy(tiny_rgb_dataset, **arguments)
+
+
+def test_jpeg_copy_takes_only_a_dataset():
+    with pytest.raises(TypeError, match="dataset returned by cc.data.load"):
+        data.jpeg_copy(np.zeros((2, 32, 32, 3)))
+
+
+@pytest.fixture
+def tiny_rgb_dataset():
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.normal(size=(20, 32, 32, 3)), axis=1)
+    images = ((smooth - smooth.min()) / np.ptp(smooth)).astype(np.float32)
+    return data.Dataset(name="tiny", train_images=images[:16], train_labels=np.arange(16) % 4,
+                        test_images=images[16:], test_labels=np.arange(4), class_names=tuple("abcd"),
+                        source="generated")
 
 
 # ---------------------------------------------------------------- the decoded cache cannot lie

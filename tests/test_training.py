@@ -248,12 +248,12 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
     with pytest.raises(ValueError, match="replayed from its record, which has no 'kernel norm' and no weights"):
         replayed.measured("kernel norm", lambda model: 1.0)
     other_test_set = (images[150:], labels[150:])
-    with pytest.raises(ValueError, match="scored on another test set"):
+    with pytest.raises(ValueError, match="was tested on other test data"):
         training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), (images[120:160], labels[120:160]),
                                   other_test_set, epochs=3, batch_size=32, name="tiny_run", profile="quick",
                                   train=False)
     flipped = (images[160:], 1 - labels[160:])
-    with pytest.raises(ValueError, match="scored on another test set"):
+    with pytest.raises(ValueError, match="was tested on other test data"):
         training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), (images[120:160], labels[120:160]),
                                   flipped, epochs=3, batch_size=32, name="tiny_run", profile="quick", train=False)
     _runs.ship(["tiny_run"], profile="quick", source=shipped, target=tmp_path / "lean", with_weights=False,
@@ -540,3 +540,45 @@ def test_a_shipped_run_with_a_damaged_file_names_the_git_command(tmp_path, monke
 
     with pytest.raises(_runs.DamagedRun, match="git checkout -- cnncourse/weights/mnist_convnet.full.weights.h5"):
         _runs.load("mnist_convnet", models.build("mnist_convnet"))
+
+
+# ---------------------------------------------------------------- the data a run belongs to
+
+
+def test_a_run_records_the_data_it_was_trained_and_tested_on(private_cache):
+    run = run_tiny(details={"data": "tiny: generated"})
+    record = _runs.read_record(run.record_path)["run"]
+    images, labels = tiny_data()
+    assert record["data"] == training.data_identity((images[:120], labels[:120]), (images[160:], labels[160:]),
+                                                    source="tiny: generated")
+    assert record["data"]["source"] == "tiny: generated" and len(record["data"]["test sha256"]) == 64
+
+
+def test_reloading_a_run_on_other_training_data_is_an_error_that_says_so(private_cache):
+    run_tiny()
+    images, labels = tiny_data()
+    brighter = (images[:120] + 0.01, labels[:120])  # a lossy copy would differ this little
+    with pytest.raises(ValueError, match="was trained on other train data.*train the run on this data"):
+        training.fit_and_evaluate(tiny_model(), brighter, None, (images[160:], labels[160:]), epochs=3,
+                                  batch_size=32, name="tiny_run", profile="quick", train=False)
+
+
+def test_a_record_that_does_not_name_its_data_is_trained_again_not_reloaded(private_cache, capsys, unwrap):
+    run = run_tiny()
+    content = _runs.read_record(run.record_path)
+    _runs.write_signed(run.record_path, {**content, "run": {k: v for k, v in content["run"].items() if k != "data"}})
+    again = run_tiny(model=tiny_model(), train=False)
+    assert "does not say which data it was trained and tested on" in unwrap(capsys.readouterr().out)
+    assert again.loaded_from is None and "data" in _runs.read_record(again.record_path)["run"]
+
+
+def test_a_checkpoint_of_other_data_is_not_resumed(private_cache):
+    images, labels = tiny_data()
+    recipe = {"profile": "quick", "epochs": 3, "batch_size": 32, "train_size": 120, "optimizer": "Adam"}
+    model = tiny_model()
+    checkpoint = _runs.Checkpoint("tiny_run", {**recipe, "data": {"train sha256": "a"}}, {}, 0.0)
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    assert _runs.resume(tiny_model(), "tiny_run", {**recipe, "data": {"train sha256": "a"}})[0] == 1
+    assert _runs.resume(tiny_model(), "tiny_run", {**recipe, "data": {"train sha256": "b"}})[0] == 0
