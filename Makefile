@@ -11,11 +11,14 @@ ifneq ($(wildcard ../shared/data),)
 export CNNCOURSE_DATA ?= $(abspath ../shared/data)
 endif
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-# unattended runs: explorers print a note instead of building widgets
-export CNNCOURSE_WIDGETS ?= off
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: install book test unit lab run-quick train-full run-full test-backend clean check-python
+
+# Unattended targets only: their explorers print a note instead of building widgets
+# that nobody could move. `make lab` (a learner at the keyboard) keeps them on.
+UNATTENDED := test unit test-backend run-quick train-full run-full
+$(UNATTENDED): export CNNCOURSE_WIDGETS ?= off
 
 check-python:  ## the one system requirement: Python 3.10+ with venv and pip
 	@python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null || \

@@ -113,7 +113,8 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
                 predictions = _validate.class_labels(predictions, "predictions", len(class_names))
                 _validate.same_length(predictions, labels, "predictions", "labels")
     elif class_names is not None:
-        _validate.class_names(class_names)
+        raise ValueError("class_names name the classes of labels: pass labels too (one class number per image)")
+    if labels is not None:
         name = (lambda label: class_names[int(label)]) if class_names is not None else str
         captions, colours = [], []
         for index, label in enumerate(labels[:len(images)]):
