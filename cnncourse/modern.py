@@ -32,8 +32,8 @@ from keras import layers, ops
 
 from cnncourse import _runs, _validate
 
-__all__ = ["ABLATIONS", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "ScaledBias",
-           "TriangleSchedule", "build_network", "compile_network", "predict_logits", "recipe_with",
+__all__ = ["ABLATIONS", "MUON_CHANGES", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "Muon", "ScaledBias",
+           "TriangleSchedule", "build_network", "compile_network", "newton_schulz", "predict_logits", "recipe_with",
            "standardize", "whitening_kernel"]
 
 # airbench94's hyperparameters, in the course's words. Rates and decay are per
@@ -59,6 +59,20 @@ RECIPE = {
     "whitening": True,
     "identity_init": True,
     "residual": False,                # the skip-connection variant of chapter 12
+    "optimizer": "sgd",               # "sgd" (airbench94) or "muon" (airbench94_muon: see Muon)
+    "head_std": None,                 # None: the head starts as PyTorch's default; a number: rescaled to that std
+}
+
+# airbench94_muon (Jordan, 2024): the same network trained by Muon, in fewer, larger steps. Its rates and
+# weight decay are Muon's defaults; here is what else differs from RECIPE.
+MUON_CHANGES = {
+    "optimizer": "muon",
+    "epochs": 8,
+    "batch_size": 2000,
+    "lookahead": False,
+    "logit_scale": 1 / 256,           # the head's output divided by its 256 inputs
+    "head_std": 1.0,
+    "bias_lr_multiplier": 1.0,        # Muon gives the biases their own rate
 }
 
 # One ingredient removed at a time (chapter 12's ablation table).
@@ -96,6 +110,9 @@ def recipe_with(**changes) -> dict:
     _validate.number(recipe["momentum"], "recipe['momentum']", minimum=0.0, maximum=0.99)
     _validate.number(recipe["weight_decay"], "recipe['weight_decay']", minimum=0.0)
     _validate.number(recipe["label_smoothing"], "recipe['label_smoothing']", minimum=0.0, maximum=0.99)
+    _validate.one_of(recipe["optimizer"], ("sgd", "muon"), "recipe['optimizer']")
+    if recipe["head_std"] is not None:
+        _validate.positive_number(recipe["head_std"], "recipe['head_std']")
     return recipe
 
 
@@ -229,6 +246,8 @@ def _l2(recipe: dict) -> float:
     Keras's own ``weight_decay=`` would instead shrink the weights apart from
     the momentum step (decoupled, as AdamW does): a different optimizer.
     """
+    if recipe["optimizer"] == "muon":
+        return 0.0  # Muon decays the weights itself
     return recipe["weight_decay"] / (2 * recipe["learning_rate"])
 
 
@@ -250,7 +269,7 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
                          f"{WHITENING_PATCH} whitening and {len(recipe['widths'])} 2x2 poolings need at least "
                          f"{smallest}x{smallest} pixels")
     num_classes = _validate.integer(num_classes, "num_classes", minimum=2, example="10")
-    l2 = keras.regularizers.L2(_l2(recipe))
+    l2 = keras.regularizers.L2(_l2(recipe)) if _l2(recipe) else None
     conv_init = IdentityInit() if recipe["identity_init"] else _torch_like_uniform()
 
     def batch_norm(x, label):
@@ -282,8 +301,10 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
         if recipe["residual"]:
             x = layers.Add(name=f"{label}_skip")([shortcut, x])
     x = layers.GlobalMaxPooling2D(name="global_max")(x)
-    x = layers.Dense(num_classes, use_bias=False, kernel_initializer=_torch_like_uniform(),
-                     kernel_regularizer=l2, name="logits")(x)
+    head_init = _torch_like_uniform() if recipe["head_std"] is None else keras.initializers.RandomUniform(
+        -math.sqrt(3) * recipe["head_std"], math.sqrt(3) * recipe["head_std"])  # uniform with that std
+    x = layers.Dense(num_classes, use_bias=False, kernel_initializer=head_init, kernel_regularizer=l2,
+                     name="logits")(x)
     outputs = layers.Rescaling(recipe["logit_scale"], name="logit_scale")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -344,17 +365,130 @@ def learning_rate(recipe: dict) -> float:
 
 
 def compile_network(model: keras.Model, recipe: dict, steps_per_epoch: int) -> keras.Model:
-    """Nesterov SGD on the label-smoothed cross-entropy, with the triangle schedule."""
+    """The label-smoothed cross-entropy, with Nesterov SGD on the triangle schedule (or ``Muon``, for a Muon recipe)."""
     recipe = recipe_with(**recipe)
     steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", "48")
-    start, peak_at, end = recipe["schedule"]
-    schedule = TriangleSchedule(learning_rate(recipe), recipe["epochs"] * steps_per_epoch, start, peak_at, end)
+    total_steps = recipe["epochs"] * steps_per_epoch
+    if recipe["optimizer"] == "muon":
+        optimizer = Muon(total_steps, batch_size=recipe["batch_size"], momentum=recipe["momentum"],
+                         bias_decay_steps={"whiten_bias": recipe["whiten_bias_epochs"] * steps_per_epoch})
+    else:
+        start, peak_at, end = recipe["schedule"]
+        schedule = TriangleSchedule(learning_rate(recipe), total_steps, start, peak_at, end)
+        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=recipe["momentum"], nesterov=True)
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=schedule, momentum=recipe["momentum"], nesterov=True),
+        optimizer=optimizer,
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe["label_smoothing"]),
         metrics=["accuracy"],
     )
     return model
+
+
+# ---------------------------------------------------------------- Muon: orthogonalized updates for the filters
+
+NEWTON_SCHULZ_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # the reference's quintic, steep at zero
+
+
+def newton_schulz(matrix, steps: int = 3):
+    """``matrix`` with its singular values pushed towards 1, its singular vectors kept (a few matrix products).
+
+    A gradient matrix is dominated by a few directions (large singular
+    values); most directions get tiny steps. Replacing ``U S V^T`` by about
+    ``U V^T`` gives every direction of the update a step of the same size.
+    Computing ``U V^T`` exactly needs an SVD; the iteration
+    ``X <- a X + (b X X^T + c (X X^T)^2) X`` gets close in three products each,
+    after the matrix is scaled so that no singular value exceeds 1. Its
+    coefficients favour speed over precision: the singular values end up
+    between about 0.5 and 1.5, which trains just as well.
+    """
+    if steps < 0 or int(steps) != steps:
+        raise ValueError(f"steps must be a whole number of iterations, such as 3, got {steps!r}")
+    if len(matrix.shape) != 2:
+        raise ValueError(f"newton_schulz takes a matrix (2-D), got shape {tuple(matrix.shape)}")
+    a, b, c = NEWTON_SCHULZ_COEFFICIENTS
+    x = ops.cast(matrix, "float32")
+    x = x / (ops.sqrt(ops.sum(ops.square(x))) + 1e-7)  # the largest singular value is now at most 1
+    tall = matrix.shape[0] > matrix.shape[1]
+    if tall:  # iterate on the wide orientation: the Gram matrix X X^T is then the small one
+        x = ops.transpose(x)
+    for _ in range(int(steps)):
+        gram = ops.matmul(x, ops.transpose(x))
+        x = a * x + ops.matmul(b * gram + c * ops.matmul(gram, gram), x)
+    return ops.transpose(x) if tall else x
+
+
+class Muon(keras.optimizers.Optimizer):
+    """Muon for the convolution filters, Nesterov SGD for everything else (airbench94_muon's optimizers in one).
+
+    For a 4-D kernel ``(k, k, c_in, c_out)``, each step: the momentum of the
+    gradient, as a ``(k·k·c_in, c_out)`` matrix, goes through
+    ``newton_schulz``; the kernel is rescaled to norm ``sqrt(c_out)`` and
+    takes the orthogonalized step. Every other weight (biases, the head) gets
+    Nesterov SGD with its own rate and a weight decay coupled with the
+    gradient, as PyTorch's SGD does. All rates fall linearly to 0 over
+    ``total_steps`` (the whitening bias's over ``bias_decay_steps``).
+    Rates are the reference's, for its summed loss: the mean loss Keras
+    differentiates is multiplied back by ``batch_size``.
+    """
+
+    def __init__(self, total_steps: int, *, batch_size: int, filter_rate: float = 0.24,
+                 filter_momentum: float = 0.6, momentum: float = 0.85, bias_rate: float = 0.053,
+                 head_rate: float = 0.67, weight_decay: float = 2e-6, head: str = "logits",
+                 bias_decay_steps: dict | None = None, newton_schulz_steps: int = 3, name: str = "muon", **kwargs):
+        super().__init__(learning_rate=1.0, name=name, **kwargs)
+        self.total_steps = _validate.positive_int(total_steps, "total_steps", example="200")
+        self.batch_size = _validate.positive_int(batch_size, "batch_size", example="2000")
+        self.filter_rate = _validate.positive_number(filter_rate, "filter_rate")
+        self.filter_momentum = _validate.number(filter_momentum, "filter_momentum", minimum=0.0, maximum=0.99)
+        self.momentum = _validate.number(momentum, "momentum", minimum=0.0, maximum=0.99)
+        self.bias_rate = _validate.positive_number(bias_rate, "bias_rate")
+        self.head_rate = _validate.positive_number(head_rate, "head_rate")
+        self.weight_decay_per_image = _validate.number(weight_decay, "weight_decay", minimum=0.0)
+        self.head = head
+        self.bias_decay_steps = dict(bias_decay_steps or {})
+        self.newton_schulz_steps = _validate.integer(newton_schulz_steps, "newton_schulz_steps", minimum=1,
+                                                     example="3")
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.momentums = [self.add_variable_from_reference(variable, "momentum") for variable in variables]
+        self.groups = [self.group(variable) for variable in variables]  # by index: a backend may hand over
+        self.decay_steps = [next((steps for part, steps in self.bias_decay_steps.items()  # its own variable
+                                  if part in variable.path.split("/")), self.total_steps) for variable in variables]
+
+    def group(self, variable) -> str:
+        """Which rule updates ``variable``: ``"filters"`` (Muon), ``"head"`` or ``"biases"`` (SGD)."""
+        if len(variable.shape) == 4:
+            return "filters"
+        return "head" if self.head in variable.path.split("/") else "biases"
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        momentum_buffer, group = self.momentums[index], self.groups[index]
+        gradient = ops.cast(gradient, "float32") * self.batch_size  # the reference's summed loss
+        decay = ops.maximum(0.0, 1.0 - ops.cast(self.iterations, "float32") / self.decay_steps[index])
+        if group == "filters":
+            self.assign(momentum_buffer, self.filter_momentum * momentum_buffer + gradient)
+            nesterov = gradient + self.filter_momentum * momentum_buffer
+            height, width, channels_in, channels_out = variable.shape
+            update = newton_schulz(ops.reshape(nesterov, (-1, channels_out)), self.newton_schulz_steps)
+            norm = ops.sqrt(ops.sum(ops.square(variable)))
+            self.assign(variable, variable * (math.sqrt(channels_out) / norm)
+                        - self.filter_rate * decay * ops.reshape(update, variable.shape))
+            return
+        rate = self.head_rate if group == "head" else self.bias_rate
+        gradient = gradient + (self.weight_decay_per_image * self.batch_size / rate) * variable
+        self.assign(momentum_buffer, self.momentum * momentum_buffer + gradient)
+        self.assign_sub(variable, rate * decay * (gradient + self.momentum * momentum_buffer))
+
+    def get_config(self):
+        return {**super().get_config(), "total_steps": self.total_steps, "batch_size": self.batch_size,
+                "filter_rate": self.filter_rate, "filter_momentum": self.filter_momentum, "momentum": self.momentum,
+                "bias_rate": self.bias_rate, "head_rate": self.head_rate,
+                "weight_decay": self.weight_decay_per_image, "head": self.head,
+                "bias_decay_steps": self.bias_decay_steps, "newton_schulz_steps": self.newton_schulz_steps}
 
 
 # ---------------------------------------------------------------- augmentation

@@ -112,8 +112,8 @@ def image_grid(images, labels=None, class_names=None, predictions=None, columns:
             if predictions is not None:
                 predictions = _validate.class_labels(predictions, "predictions", len(class_names))
                 _validate.same_length(predictions, labels, "predictions", "labels")
-    elif class_names is not None:
-        raise ValueError("class_names name the classes of labels: pass labels too (one class number per image)")
+    elif class_names is not None or predictions is not None:
+        raise ValueError("class_names and predictions go with labels: pass labels too (one class number per image)")
     if labels is not None:
         name = (lambda label: class_names[int(label)]) if class_names is not None else str
         captions, colours = [], []
@@ -219,8 +219,11 @@ def remedy_curves(histories: dict, baseline: str, metric: str = "val_accuracy", 
         axis.tick_params(labelsize=9)
     for axis in axes.flat[len(variants):]:
         axis.set_visible(False)
-    for axis in axes[-1]:
-        axis.set_xlabel("epoch", fontsize=10)
+    for column in range(columns):  # the lowest panel drawn in each column carries the epoch axis
+        shown = [axis for axis in axes[:, column] if axis.get_visible()]
+        if shown:
+            shown[-1].set_xlabel("epoch", fontsize=10)
+            shown[-1].xaxis.set_tick_params(labelbottom=True)
     for axis in axes[:, 0]:
         axis.set_ylabel(metric.replace("_", " "), fontsize=10)
     axes.flat[0].xaxis.set_major_locator(plt.MaxNLocator(integer=True))
@@ -577,11 +580,25 @@ def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6
 
 
 def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap: str = "viridis",
-                title: str | None = None):
-    """Show 2-D arrays (kernels, feature maps) side by side, each on its own scale."""
+                title: str | None = None, value_range=None):
+    """Show 2-D arrays (kernels, feature maps) side by side.
+
+    Each panel has its own colour scale, which shows each one's pattern best;
+    ``value_range=(low, high)`` puts them all on one scale instead, so that
+    the panels' brightness can be compared (a dimmer panel really is dimmer).
+    """
     matrices = [_validate.finite_array(matrix, "matrices") for matrix in matrices]
     if not matrices or any(matrix.ndim != 2 for matrix in matrices):
         raise ValueError("matrices must be a non-empty list of 2-D arrays")
+    if value_range is not None:
+        if isinstance(value_range, (str, bytes)) or not hasattr(value_range, "__len__") or len(value_range) != 2:
+            raise TypeError(f"value_range must be a (low, high) pair such as (0, 1), got {value_range!r}")
+        low, high = (_validate.number(value, "value_range") for value in value_range)
+        if not low < high:
+            raise ValueError(f"value_range must run from low to high, such as (0, 1); got {value_range!r}")
+        value_range = (low, high)
+    if titles is not None and (isinstance(titles, (str, bytes)) or len(titles) != len(matrices)):
+        raise ValueError(f"titles must give one title per matrix ({len(matrices)}), got {titles!r}")
     columns = min(_validate.positive_int(columns, "columns", "8"), len(matrices))
     size = _validate.positive_number(size, "size")
     rows = int(np.ceil(len(matrices) / columns))
@@ -590,7 +607,8 @@ def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap
     for index, axis in enumerate(axes.flat):
         axis.set_axis_off()
         if index < len(matrices):
-            axis.imshow(matrices[index], cmap=cmap)
+            low, high = value_range or (None, None)
+            axis.imshow(matrices[index], cmap=cmap, vmin=low, vmax=high)
             if titles is not None:
                 axis.set_title(titles[index], fontsize=9)
     if title:

@@ -337,3 +337,98 @@ def test_the_full_profile_runs_are_read_from_their_shipped_records():
         modern.recorded("recipe", 7)
     with pytest.raises(ValueError, match="no longer matches its recipe"):
         modern.recorded("narrow_recipe", 0)  # its record was trained at NARROW_WIDTHS
+
+
+# ---------------------------------------------------------------- Muon
+
+
+def _numpy_newton_schulz(matrix, steps=3):
+    a, b, c = modern.NEWTON_SCHULZ_COEFFICIENTS
+    x = matrix / (np.linalg.norm(matrix) + 1e-7)
+    tall = x.shape[0] > x.shape[1]
+    x = x.T if tall else x
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+@pytest.mark.parametrize("shape", [(288, 64), (64, 288), (27, 32)])
+def test_newton_schulz_keeps_the_singular_vectors_and_pushes_the_singular_values_towards_one(shape):
+    matrix = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    result = keras.ops.convert_to_numpy(modern.newton_schulz(matrix))
+    left, values, right = np.linalg.svd(matrix, full_matrices=False)
+    in_its_basis = left.T @ result @ right.T  # diagonal when the singular vectors are kept
+    assert np.abs(in_its_basis - np.diag(np.diag(in_its_basis))).max() < 1e-3
+    new_values = np.linalg.svd(result, compute_uv=False)
+    assert values.max() / values.min() > 2 and 0.5 < new_values.min() and new_values.max() < 1.25
+    np.testing.assert_allclose(result, _numpy_newton_schulz(matrix.astype(np.float64)), atol=1e-4)
+
+
+def test_newton_schulz_refuses_what_is_not_a_matrix():
+    with pytest.raises(ValueError, match="takes a matrix"):
+        modern.newton_schulz(np.zeros((2, 3, 4), np.float32))
+
+
+def _muon_model():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(inputs)
+    x = modern.ScaledBias(1.0, name="conv_bias")(x)
+    x = keras.layers.GlobalMaxPooling2D()(x)
+    outputs = keras.layers.Dense(2, use_bias=False, name="logits")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_two_muon_steps_match_the_reference_arithmetic():
+    keras.utils.set_random_seed(0)
+    model = _muon_model()
+    optimizer = modern.Muon(total_steps=10, batch_size=4, weight_decay=2e-6)
+    variables = model.trainable_variables
+    rng = np.random.default_rng(1)
+    weights = {variable.path: keras.ops.convert_to_numpy(variable).astype(np.float64) for variable in variables}
+    buffers = {path: np.zeros_like(weight) for path, weight in weights.items()}
+    for step in range(2):
+        gradients = {variable.path: rng.normal(size=variable.shape) for variable in variables}  # of the mean loss
+        optimizer.apply_gradients([(gradients[v.path].astype(np.float32), v) for v in variables])
+        decay = 1 - step / 10
+        for path, weight in weights.items():
+            summed = 4 * gradients[path]  # the reference sums its loss over the batch
+            if path == "conv/kernel":  # Muon: momentum 0.6, Nesterov, rescaled kernel, orthogonalized step
+                buffers[path] = 0.6 * buffers[path] + summed
+                update = _numpy_newton_schulz((summed + 0.6 * buffers[path]).reshape(-1, 4)).reshape(weight.shape)
+                weights[path] = weight * (2.0 / np.linalg.norm(weight)) - 0.24 * decay * update
+            else:  # SGD: coupled decay, momentum 0.85, Nesterov, the group's own rate
+                rate = 0.67 if path == "logits/kernel" else 0.053
+                summed = summed + 2e-6 * 4 / rate * weight
+                buffers[path] = 0.85 * buffers[path] + summed
+                weights[path] = weight - rate * decay * (summed + 0.85 * buffers[path])
+    for variable in variables:
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), weights[variable.path], rtol=1e-4,
+                                   atol=1e-5, err_msg=variable.path)
+
+
+def test_muon_sends_the_filters_to_muon_and_the_rest_to_sgd_as_the_reference_does():
+    recipe = modern.recipe_with(**modern.MUON_CHANGES)
+    model = modern.build_network(recipe)
+    optimizer = modern.Muon(total_steps=200, batch_size=2000)
+    groups = {variable.path: optimizer.group(variable) for variable in model.trainable_variables}
+    assert {path for path, group in groups.items() if group == "filters"} == {
+        f"block{block}_conv{index}/kernel" for block in (1, 2, 3) for index in (1, 2)}, "the six 3x3 kernels"
+    assert [path for path, group in groups.items() if group == "head"] == ["logits/kernel"]
+    assert sorted(path for path, group in groups.items() if group == "biases") == sorted(
+        ["whiten_bias/stored_bias"] + [f"block{block}_conv{index}_bias/stored_bias"
+                                       for block in (1, 2, 3) for index in (1, 2)])
+    assert "whiten/kernel" not in groups, "the whitening filters are fixed, as in the reference"
+
+
+def test_the_whitening_bias_stops_moving_after_its_steps():
+    model = keras.Sequential([keras.Input((3,)), modern.ScaledBias(1.0, name="whiten_bias")])
+    model.compile(optimizer=modern.Muon(total_steps=10, batch_size=1, bias_decay_steps={"whiten_bias": 2}),
+                  loss="mse")
+    values = [np.zeros(3)]
+    for _ in range(4):
+        model.train_on_batch(np.zeros((1, 3), np.float32), np.full((1, 3), 5.0, np.float32))
+        values.append(keras.ops.convert_to_numpy(model.get_layer("whiten_bias").stored).copy())
+    steps = [float(np.abs(after - before).max()) for before, after in zip(values, values[1:])]
+    assert steps[0] > 0 and steps[1] > 0, "it learns during its two steps"
+    assert steps[2] == steps[3] == 0, "then its rate is 0: neither gradient nor momentum moves it"
