@@ -32,6 +32,7 @@ import datetime
 import hashlib
 import importlib.resources
 import json
+import os
 import shutil
 import tempfile
 import warnings
@@ -62,7 +63,17 @@ def checkpoint_folder() -> Path:
     return data.cache_folder() / "checkpoints"
 
 
-def default_folders() -> tuple[Path, Path]:
+SHIPPED_RUNS_ENVIRONMENT_VARIABLE = "CNNCOURSE_SHIPPED_RUNS"
+
+
+def default_folders() -> tuple[Path, ...]:
+    """Your folder, then the package's; only yours while ``make train-full`` produces the runs to ship.
+
+    ``CNNCOURSE_SHIPPED_RUNS=off`` (set by ``python -m cnncourse --train-only``)
+    keeps the shipped runs from standing in for the runs being trained to replace them.
+    """
+    if os.environ.get(SHIPPED_RUNS_ENVIRONMENT_VARIABLE, "").strip().lower() == "off":
+        return (user_folder(),)
     return (user_folder(), shipped_folder())
 
 

@@ -342,12 +342,18 @@ def confidence_histograms(histograms: dict, *, title: str | None = None):
     return figure
 
 
-def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool = True, title: str | None = None):
+def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool = True, title: str | None = None,
+                     mistakes_only: bool = False):
     """Rows are the true class, columns the predicted one; the diagonal is right.
 
     With ``normalize`` each row sums to 1, so the diagonal reads as per-class
-    accuracy (recall) even when classes have different sizes.
+    accuracy (recall) even when classes have different sizes. A very good
+    network's matrix is all diagonal, its few mistakes too pale to see:
+    ``mistakes_only=True`` leaves the diagonal out (grey) and colours the
+    *counts* of mistakes, so the confusions stand out.
     """
+    _validate.flag(mistakes_only, "mistakes_only")
+    _validate.flag(normalize, "normalize")
     for labels, what in ((true_labels, "true_labels"), (predicted_labels, "predicted_labels")):
         _validate.class_names(class_names, labels=_validate.class_labels(labels, what), labels_what=what)
     count = len(class_names)
@@ -356,18 +362,24 @@ def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool
     _validate.same_length(predicted_labels, true_labels, "predicted_labels", "true_labels")
     matrix = np.zeros((count, count))
     np.add.at(matrix, (true_labels, predicted_labels), 1)
-    if normalize:
+    if mistakes_only:
+        normalize = False  # counts: a share of a share would hide how few the mistakes are
+        np.fill_diagonal(matrix, np.nan)
+    elif normalize:
         matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     figure, axis = plt.subplots(figsize=(0.55 * count + 2.5, 0.55 * count + 2))
-    image = axis.imshow(matrix, cmap="Blues")
+    colours = plt.get_cmap("Blues").with_extremes(bad="0.85")
+    image = axis.imshow(matrix, cmap=colours)
     axis.set_xticks(range(count), class_names, rotation=60, ha="right", fontsize=10)
     axis.set_yticks(range(count), class_names, fontsize=10)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     for (row, column), value in np.ndenumerate(matrix):
+        if np.isnan(value):
+            continue
         text = f"{value:.2f}" if normalize else f"{int(value)}"
         axis.text(column, row, text, ha="center", va="center", fontsize=8.5,
-                  color="white" if value > matrix.max() / 2 else "black")
+                  color="white" if value > np.nanmax(matrix) / 2 else "black")
     figure.colorbar(image, ax=axis, fraction=0.046)
     if title:
         axis.set_title(title)

@@ -224,10 +224,13 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         if saved is not None and not saved[1].get("weights") and "test_accuracy" not in saved[1].get("run", {}):
             saved = None  # a history alone cannot stand in for a run
         if saved is not None and not isinstance(saved[1].get("run", {}).get("data"), dict):
-            _text.say(f"the saved run of {name!r} does not say which data it was trained and tested on (saved "
-                      "before runs recorded their data): training it now on this data")
-            saved = None
-        elif saved is None:
+            raise ValueError(
+                f"the saved run {name!r} ({_runs.describe_origin(saved[0])}) does not say which data it was trained "
+                "and tested on: it was saved before runs recorded their data (the course's CIFAR-10 runs of that "
+                "time used a lossy JPEG copy), so its scores may belong to other images. Train it on this data "
+                "(train=True, or `make train-full CHAPTERS=...` for a chapter's full runs), or run the chapter's "
+                "quick profile")
+        if saved is None:
             _text.say(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
     record_path, record, replayed = None, None, False
     if saved is None:
@@ -633,13 +636,15 @@ def recorded_run(name: str, profile: str = "full") -> TrainingRun:
     record = content["run"]
     predictions = (_runs.decode_labels(record["test_predictions"], path) if "test_predictions" in record else None)
     labels = _runs.decode_labels(record["test_labels"], path) if "test_labels" in record else None
-    return TrainingRun(
+    run = TrainingRun(
         name=name, model=None, history=content["history"], test_accuracy=float(record["test_accuracy"]),
         test_probabilities=None, test_predictions=predictions, test_labels=labels, seconds=record.get("seconds"),
         device=record.get("device", "?"), profile=profile, train_size=record.get("train_size"),
         details=dict(record.get("details", {})), loaded_from=_runs.describe_origin(path),
         resumed_after_epoch=record.get("resumed_after_epoch"), backend=record.get("backend"), record_path=path,
         measurements=dict(record.get("measured", {})))
+    _log_run(run, record=record)  # a page that shows it counts its training time too
+    return run
 
 
 def uses_carved_test_split(dataset) -> bool:

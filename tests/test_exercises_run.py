@@ -72,7 +72,8 @@ def test_the_training_exercises_run_on_small_stand_ins(capsys, fashion, cifar):
     initial_weights = cc.models.build("mnist_convnet").get_weights()
     _run("07", "first-convnet-ex-learning-rate", "lower",
          {"data": fashion, "settings": _Settings, "twin_images": twin_images, "twin_labels": twin_labels,
-          "initial_weights": initial_weights}, capsys)
+          "initial_weights": initial_weights, "validation_images": fashion.test_images[:300],
+          "validation_labels": fashion.test_labels[:300]}, capsys)
 
     model = cc.models.build("dropout_maxnorm_cifar10")  # untrained: the cells only need a network that runs
     chapter9 = {"model": model, "cifar": cifar, "test_accuracy": 0.1, "statistics_images": cifar.train_images[:20]}

@@ -178,15 +178,20 @@ def test_the_residual_variant_adds_skips_and_no_parameters():
     assert sum(isinstance(layer, keras.layers.Add) for layer in residual.layers) == 3
 
 
-def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
+def _toy_dataset():
+    """400 small images, two classes a convnet learns in a few epochs: dark, or with a bright top half."""
     from cnncourse import data
 
     rng = np.random.default_rng(0)
     labels = np.arange(400) % 2
     images = rng.random((400, 12, 12, 3)).astype("float32") * 0.5
-    images[labels == 1, :, :6] += 0.5  # class 1: a bright top half
-    dataset = data.Dataset("toy", images[:300], labels[:300], images[300:], labels[300:], ("dark", "bright"),
-                           "made in the test")
+    images[labels == 1, :, :6] += 0.5
+    return data.Dataset("toy", images[:300], labels[:300], images[300:], labels[300:], ("dark", "bright"),
+                        "made in the test")
+
+
+def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
+    dataset = _toy_dataset()
     run = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
                        profile="quick", verbose=False)
     assert run.test_accuracy > 0.8  # chance is 0.5
@@ -198,8 +203,20 @@ def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
     assert again.test_accuracy == run.test_accuracy
 
 
+def test_a_small_muon_run_learns():
+    dataset = _toy_dataset()
+    changes = {**modern.MUON_CHANGES, "epochs": 6, "batch_size": 50, "widths": (8, 8, 8), "logit_scale": 1 / 8}
+    run = modern.train(dataset, variant="toy_muon", seed=0, profile="quick", verbose=False, **changes)
+    assert run.test_accuracy > 0.8  # chance is 0.5
+    assert isinstance(run.model.optimizer, modern.Muon)
+    kernel = run.model.get_layer("block2_conv1").kernel
+    assert abs(float(np.linalg.norm(keras.ops.convert_to_numpy(kernel))) - np.sqrt(8)) < 0.5, \
+        "Muon keeps each kernel near norm sqrt(c_out)"
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"widht": 3}, "unknown recipe entries 'widht'"),
+    ({"optimizer": "adam"}, r"recipe\['optimizer'\] must be one of"),
     ({"flip": "sometimes"}, r"recipe\['flip'\] must be one of"),
     ({"widths": (64, 128)}, "must have 3 entries"),
     ({"learning_rate": -1.0}, "must be positive"),

@@ -707,3 +707,19 @@ def test_kernel_figure_takes_a_conv_layer_and_names_other_channels(tiny_model):
     assert panels[0].get_ylabel() == "channel 0"
     named = plots.kernel_figure(tiny_model.get_layer("conv"), per_channel=True, filters=[1], channel_names=["grey"])
     assert [(axis.get_title(), axis.get_ylabel()) for axis in named.axes if axis.images] == [("1", "grey")]
+
+
+def test_confusion_matrix_of_mistakes_only_counts_them_and_leaves_the_diagonal_out():
+    true_labels = np.array([0] * 50 + [1] * 50 + [2] * 50)
+    predicted = true_labels.copy()
+    predicted[:3] = 1  # three 0s taken for 1s
+    predicted[50] = 2  # one 1 taken for a 2
+    axis = plots.confusion_matrix(true_labels, predicted, ["a", "b", "c"], mistakes_only=True).axes[0]
+    shown = np.ma.getdata(axis.images[0].get_array())
+    assert np.isnan(np.diag(shown)).all(), "the diagonal is left out"
+    assert shown[0, 1] == 3 and shown[1, 2] == 1 and np.nansum(shown) == 4, "counts of mistakes"
+    texts = {(round(text.get_position()[1]), round(text.get_position()[0])): text.get_text() for text in axis.texts}
+    assert texts[(0, 1)] == "3" and (0, 0) not in texts
+    assert axis.images[0].get_clim()[1] == 3, "the colour scale spans the mistakes, not the diagonal"
+    with pytest.raises(TypeError, match="mistakes_only must be True or False"):
+        plots.confusion_matrix(true_labels, predicted, ["a", "b", "c"], mistakes_only="yes")

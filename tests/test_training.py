@@ -563,13 +563,18 @@ def test_reloading_a_run_on_other_training_data_is_an_error_that_says_so(private
                                   batch_size=32, name="tiny_run", profile="quick", train=False)
 
 
-def test_a_record_that_does_not_name_its_data_is_trained_again_not_reloaded(private_cache, capsys, unwrap):
+def test_a_record_that_does_not_name_its_data_is_refused_not_reloaded(private_cache):
     run = run_tiny()
     content = _runs.read_record(run.record_path)
     _runs.write_signed(run.record_path, {**content, "run": {k: v for k, v in content["run"].items() if k != "data"}})
-    again = run_tiny(model=tiny_model(), train=False)
-    assert "does not say which data it was trained and tested on" in unwrap(capsys.readouterr().out)
-    assert again.loaded_from is None and "data" in _runs.read_record(again.record_path)["run"]
+    with pytest.raises(ValueError, match="does not say which data it was trained and tested on.*train=True"):
+        run_tiny(model=tiny_model(), train=False)
+
+
+def test_while_training_runs_to_ship_the_shipped_ones_do_not_stand_in(private_cache, monkeypatch):
+    assert _runs.default_folders() == (_runs.user_folder(), _runs.shipped_folder())
+    monkeypatch.setenv(_runs.SHIPPED_RUNS_ENVIRONMENT_VARIABLE, "off")
+    assert _runs.default_folders() == (_runs.user_folder(),)
 
 
 def test_a_checkpoint_of_other_data_is_not_resumed(private_cache):
