@@ -27,10 +27,12 @@ from pathlib import Path
 
 import nbformat
 
+from cnncourse import _runs, _text
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 CHAPTERS = REPOSITORY / "chapters"
 RECORD_TAG = "run-record"
-RUN_LOG_ENVIRONMENT_VARIABLE = "CNNCOURSE_RUN_LOG"  # cc.training appends one line per run here
+RUN_LOG_ENVIRONMENT_VARIABLE = _runs.RUN_LOG_ENVIRONMENT_VARIABLE
 INJECTED_TAG = "injected-parameters"
 
 
@@ -125,12 +127,6 @@ def code_hash(notebook) -> str:
     return digest.hexdigest()[:16]
 
 
-def _describe_duration(seconds: float) -> str:
-    if seconds >= 5400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
 def links_row(chapter: str) -> str:
     """"Open in Colab · View source · Download notebook": absolute links, so they work in the book, Lab and Colab."""
     repository = _config_file()["repository"]
@@ -150,7 +146,7 @@ def record_text(record: dict, timings: dict, chapter: str) -> str:
     """
     details = [
         f"Keras {record['keras']} with {record['backend']} {record['backend_version']} on {record['device']}; "
-        f"this recording took {_describe_duration(record['duration_s'])}.",
+        f"this recording took {_text.duration(record['duration_s'])}.",
         "",
         "Measured run times:",
         "",
@@ -158,17 +154,17 @@ def record_text(record: dict, timings: dict, chapter: str) -> str:
     for profile in ("quick", "full"):
         timing = timings.get(profile)
         details.append(f"- **{profile}**: " + (
-            f"{_describe_duration(timing['duration_s'])} on {timing['device']} ({timing['backend']}, "
+            f"{_text.duration(timing['duration_s'])} on {timing['device']} ({timing['backend']}, "
             f"{timing['date']})" + _training_note(timing.get("runs", [])) if timing else "not recorded yet"))
     reloaded = [run for run in record.get("runs", []) if run["reloaded"]]
     if len(reloaded) > 8:  # a sweep: one line, not eighty
         devices = sorted({f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded})
         details += ["", f"Saved runs reloaded for this recording (trained once, beforehand): {len(reloaded)} runs, "
                     f"{sum(run['epochs'] for run in reloaded):,} epochs in "
-                    f"{_describe_duration(sum(run['seconds'] or 0 for run in reloaded))} on {'; '.join(devices)}."]
+                    f"{_text.duration(sum(run['seconds'] or 0 for run in reloaded))} on {'; '.join(devices)}."]
     elif reloaded:
         details += ["", "Saved runs reloaded for this recording (trained once, beforehand):", ""]
-        details += [f"- `{run['name']}`: {run['epochs']} epochs in {_describe_duration(run['seconds'])} on "
+        details += [f"- `{run['name']}`: {run['epochs']} epochs in {_text.duration(run['seconds'])} on "
                     f"{run['device']} ({run['backend']}, {run['date']})" for run in reloaded]
     return "\n".join([
         links_row(chapter),
@@ -190,7 +186,7 @@ def _training_note(runs: list) -> str:
         return ""
     total = sum(run["seconds"] or 0 for run in runs)
     return (f"; that reloaded {len(reloaded)} saved run(s): training everything from scratch took "
-            f"{_describe_duration(total)} in `model.fit`")
+            f"{_text.duration(total)} in `model.fit`")
 
 
 GOING_FURTHER = re.compile(r"^(#{2,4}) Going further: \S")  # an aside's heading; the book folds it in _ext
@@ -260,8 +256,8 @@ def chapter_table() -> str:
                 cells.append("not recorded")
                 continue
             training = sum(run["seconds"] or 0 for run in timing.get("runs", []) if run["reloaded"])  # not timed above
-            cells.append(_describe_duration(timing["duration_s"] + training)
-                         + (f" (of which {_describe_duration(training)} training)" if training >= 60 else ""))
+            cells.append(_text.duration(timing["duration_s"] + training)
+                         + (f" (of which {_text.duration(training)} training)" if training >= 60 else ""))
         lines.append(f"| {number} | {{doc}}`{title} <chapters/{stem}>` | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
@@ -388,8 +384,6 @@ def train(paths, profile: str, parameters: dict | None = None) -> list[str]:
     """
     import papermill
 
-    from cnncourse import _runs
-
     _set_unattended(profile)
     os.environ[_runs.SHIPPED_RUNS_ENVIRONMENT_VARIABLE] = "off"  # the shipped runs are what this replaces
     folder = REPOSITORY / "_build" / "training"
@@ -406,10 +400,10 @@ def train(paths, profile: str, parameters: dict | None = None) -> list[str]:
             )
         except Exception as error:  # the runs saved before the error are kept; go on with the next chapter
             failed.append(path.name)
-            print(f"FAILED {path.name} after {_describe_duration(time.perf_counter() - started)}: "
+            print(f"FAILED {path.name} after {_text.duration(time.perf_counter() - started)}: "
                   f"{str(error).strip().splitlines()[-1] if str(error).strip() else error}", flush=True)
             continue
-        print(f"{path.name}: done in {_describe_duration(time.perf_counter() - started)}", flush=True)
+        print(f"{path.name}: done in {_text.duration(time.perf_counter() - started)}", flush=True)
     return failed
 
 

@@ -64,6 +64,7 @@ def checkpoint_folder() -> Path:
 
 
 SHIPPED_RUNS_ENVIRONMENT_VARIABLE = "CNNCOURSE_SHIPPED_RUNS"
+RUN_LOG_ENVIRONMENT_VARIABLE = "CNNCOURSE_RUN_LOG"  # a recording names a file; cc.training adds a line per run
 
 
 def default_folders() -> tuple[Path, ...]:
@@ -275,9 +276,10 @@ def _copy_without_optimizer(source: Path, target: Path, dtype: str) -> None:
 # ---------------------------------------------------------------- finding and loading
 
 
-def _saved(name: str, folders) -> list[tuple[Path, dict]]:
-    """Every readable saved run of ``name`` in ``folders``, in folder order."""
+def saved(name: str, folders=None) -> list[tuple[Path, dict]]:
+    """Every readable saved run of ``name`` in ``folders`` (your folder, then the package's), in folder order."""
     name = _validate.run_name(name)
+    folders = folders if folders is not None else default_folders()
     found = []
     for folder in folders:
         for path in sorted(Path(folder).glob(f"{name}.*{HISTORY_SUFFIX}")):
@@ -292,7 +294,7 @@ def find(name: str, recipe: dict | None = None, folders=None) -> tuple[Path, dic
 
     Without a recipe a full-profile run is preferred to a quick one.
     """
-    candidates = _saved(name, folders if folders is not None else default_folders())
+    candidates = saved(name, folders)
     if recipe is not None:
         candidates = [(path, content) for path, content in candidates if same_recipe(content.get("run", {}), recipe)]
     if not candidates:
@@ -307,7 +309,7 @@ def find(name: str, recipe: dict | None = None, folders=None) -> tuple[Path, dic
 
 def others(name: str, folders=None) -> list[dict]:
     """Records of every saved run of ``name``, to explain why none matched."""
-    return [content.get("run", {}) for _, content in _saved(name, folders or default_folders())]
+    return [content.get("run", {}) for _, content in saved(name, folders)]
 
 
 def load(name: str, model=None, *, recipe: dict | None = None, folders=None) -> dict:

@@ -23,3 +23,12 @@ def wrap(text: str, indent: str = "  ") -> str:
 def say(text: str) -> None:
     """Print a note, wrapped to the output box."""
     print(wrap(text), flush=True)
+
+
+def duration(seconds) -> str:
+    """A duration as people say it: seconds under two minutes, minutes under an hour and a half, then hours."""
+    if seconds is None:
+        return "time not recorded"
+    if seconds >= 5400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

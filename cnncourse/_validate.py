@@ -30,11 +30,11 @@ def integer(value, what: str, *, minimum: int | None = None, example: str = "3")
     return int(value)
 
 
-def positive_int(value, what: str, example: str = "3") -> int:
+def positive_int(value, what: str, *, example: str = "3") -> int:
     return integer(value, what, minimum=1, example=example)
 
 
-def positive_ints(value, option: str, length: int | None, example: str) -> tuple:
+def positive_ints(value, option: str, length: int | None, *, example: str) -> tuple:
     """Return `value` as a tuple of positive ints, or say clearly what is wrong.
 
     Accepting a bare int for a one-element option spares learners the

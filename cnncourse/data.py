@@ -382,7 +382,8 @@ DATASETS: dict[str, DatasetSpec] = {
                 "Horses or Humans, the official 300x300 zips resized to 100x100",
                 ("horses-or-humans", ""),
                 {"train": (RawFile("horse-or-human.zip", None, _HORSES_URL + "horse-or-human.zip"),),
-                 "test": (RawFile("validation-horse-or-human.zip", None, _HORSES_URL + "validation-horse-or-human.zip"),)},
+                 "test": (RawFile("validation-horse-or-human.zip", None,
+                                  _HORSES_URL + "validation-horse-or-human.zip"),)},
                 _decode_horses_or_humans,
             ),
         ),
@@ -876,7 +877,8 @@ def jpeg_copy(dataset: Dataset, *, quality: int = 75, chroma_subsampling: str = 
 
     copy = dataclasses.replace(
         dataset, train_images=recode(dataset.train_images), test_images=recode(dataset.test_images),
-        source=f"{dataset.source.split(', from ')[0]}, saved as JPEG (quality {quality}, {chroma_subsampling} chroma) and read back",
+        source=(f"{dataset.source.split(', from ')[0]}, saved as JPEG (quality {quality}, {chroma_subsampling} "
+                "chroma) and read back"),
         notes=[*dataset.notes, "a lossy copy: its accuracies are not those of the original dataset"],
         lossy=True,
     )

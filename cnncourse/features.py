@@ -133,7 +133,7 @@ def map_statistics(model, images, layer, *, batch_size: int = 64) -> dict:
     network alike, so they show what training changed.
     """
     _, extractor = _keras_graph.map_extractor(model, layer)
-    batch_size = _validate.positive_int(batch_size, "batch_size", "64")
+    batch_size = _validate.positive_int(batch_size, "batch_size", example="64")
     expected = _keras_graph.model_input_shape(model)
     images = _validate.finite_array(images, "images").astype("float32")
     if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != tuple(expected):

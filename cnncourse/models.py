@@ -38,7 +38,7 @@ __all__ = ["LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_tab
 
 def _image_shape(input_shape) -> tuple:
     """Check an image shape (height, width, channels) given without the batch dimension."""
-    return _validate.positive_ints(input_shape, "input_shape", 3, "(28, 28, 1) = (height, width, channels)")
+    return _validate.positive_ints(input_shape, "input_shape", 3, example="(28, 28, 1) = (height, width, channels)")
 
 
 def _class_count(num_classes) -> int:
@@ -305,10 +305,9 @@ def _transfer_backbone(*, input_shape=(32, 32, 3), batch_norm_momentum=0.99):
 def _dense_stack(name: str, input_shape, hidden_units, num_classes) -> keras.Model:
     """Flatten, then relu Dense layers, then softmax: the dense baselines share this shape."""
     layers = keras.layers
-    hidden = [
-        layers.Dense(units, activation="relu", name=f"dense{number}")
-        for number, units in enumerate(_validate.positive_ints(hidden_units, "hidden_units", None, "(512, 256)"), start=1)
-    ]
+    hidden_units = _validate.positive_ints(hidden_units, "hidden_units", None, example="(512, 256)")
+    hidden = [layers.Dense(units, activation="relu", name=f"dense{number}")
+              for number, units in enumerate(hidden_units, start=1)]
     return keras.Sequential(
         [
             _image_input(input_shape),
@@ -346,7 +345,7 @@ def _small_convnet(*, input_shape=(28, 28, 1), num_classes=10, filters=(32, 64))
     close to `small_dense`'s 50,890.
     """
     layers = keras.layers
-    first, second = _validate.positive_ints(filters, "filters", 2, "(32, 64)")
+    first, second = _validate.positive_ints(filters, "filters", 2, example="(32, 64)")
     return keras.Sequential(
         [
             _image_input(input_shape),

@@ -101,7 +101,7 @@ def recipe_with(**changes) -> dict:
     _validate.one_of(recipe["flip"], ("alternating", "random", "none"), "recipe['flip']")
     _validate.integer(recipe["translate"], "recipe['translate']", minimum=0, example="2")
     _validate.one_of(recipe["tta_level"], (0, 1, 2), "recipe['tta_level']")
-    recipe["widths"] = _validate.positive_ints(recipe["widths"], "recipe['widths']", 3, "(64, 256, 256)")
+    recipe["widths"] = _validate.positive_ints(recipe["widths"], "recipe['widths']", 3, example="(64, 256, 256)")
     for key in ("epochs", "batch_size", "convs_per_block"):
         _validate.positive_int(recipe[key], f"recipe[{key!r}]")
     for key in ("learning_rate", "bias_lr_multiplier", "logit_scale"):
@@ -156,7 +156,7 @@ def whitening_kernel(images, size: int = WHITENING_PATCH, epsilon: float = WHITE
     starts on an equal footing. The negated filters follow, so that a GELU
     after them keeps both signs of each direction.
     """
-    size = _validate.positive_int(size, "size", "2")
+    size = _validate.positive_int(size, "size", example="2")
     epsilon = _validate.number(epsilon, "epsilon", minimum=0.0)
     flat = patches(images, size).astype(np.float64)
     covariance = flat.T @ flat / len(flat)
@@ -262,7 +262,7 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
     The whitening kernel is set from data afterwards, by ``set_whitening``.
     """
     recipe = recipe_with(**(recipe or {}))
-    input_shape = _validate.positive_ints(input_shape, "input_shape", 3, "(32, 32, 3)")
+    input_shape = _validate.positive_ints(input_shape, "input_shape", 3, example="(32, 32, 3)")
     smallest = WHITENING_PATCH + 2 ** len(recipe["widths"]) - 1
     if min(input_shape[:2]) < smallest:
         raise ValueError(f"input_shape {input_shape} is too small for this network: the {WHITENING_PATCH}x"
@@ -335,7 +335,7 @@ class TriangleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, peak_rate: float, total_steps: int, start: float = 0.2, peak_at: float = 0.23,
                  end: float = 0.07):
         self.peak_rate = _validate.positive_number(peak_rate, "peak_rate")
-        self.total_steps = _validate.positive_int(total_steps, "total_steps", "480")
+        self.total_steps = _validate.positive_int(total_steps, "total_steps", example="480")
         self.start = _validate.number(start, "start", minimum=0.0)
         self.peak_at = _validate.number(peak_at, "peak_at", minimum=0.0, maximum=1.0)
         self.end = _validate.number(end, "end", minimum=0.0)
@@ -367,7 +367,7 @@ def learning_rate(recipe: dict) -> float:
 def compile_network(model: keras.Model, recipe: dict, steps_per_epoch: int) -> keras.Model:
     """The label-smoothed cross-entropy, with Nesterov SGD on the triangle schedule (or ``Muon``, for a Muon recipe)."""
     recipe = recipe_with(**recipe)
-    steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", "48")
+    steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", example="48")
     total_steps = recipe["epochs"] * steps_per_epoch
     if recipe["optimizer"] == "muon":
         optimizer = Muon(total_steps, batch_size=recipe["batch_size"], momentum=recipe["momentum"],
@@ -514,12 +514,12 @@ class AugmentedBatches(keras.utils.PyDataset):
                  translate: int = 2, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.images = _validate.images(images, "images", channels=None)
-        num_classes = _validate.positive_int(num_classes, "num_classes", "10")
+        num_classes = _validate.positive_int(num_classes, "num_classes", example="10")
         labels = _validate.class_labels(labels, "labels", num_classes)
         if len(labels) != len(self.images):
             raise ValueError(f"got {len(self.images)} images but {len(labels)} labels")
         self.labels = np.eye(num_classes, dtype=np.float32)[labels]
-        self.batch_size = _validate.positive_int(batch_size, "batch_size", "1024")
+        self.batch_size = _validate.positive_int(batch_size, "batch_size", example="1024")
         if self.batch_size > len(self.images):
             raise ValueError(f"batch_size {batch_size} is larger than the {len(self.images)} images; "
                              "every batch would be incomplete and dropped")
@@ -599,10 +599,10 @@ class Lookahead(keras.callbacks.Callback):
     def __init__(self, total_steps: int, steps_per_epoch: int, start_epoch: int = 3, every: int = 5,
                  decay: float = 0.95, power: float = 3.0):
         super().__init__()
-        self.total_steps = _validate.positive_int(total_steps, "total_steps", "480")
-        self.steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", "48")
+        self.total_steps = _validate.positive_int(total_steps, "total_steps", example="480")
+        self.steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", example="48")
         self.start_epoch = _validate.integer(start_epoch, "start_epoch", minimum=0, example="3")
-        self.every = _validate.positive_int(every, "every", "5")
+        self.every = _validate.positive_int(every, "every", example="5")
         self.decay = _validate.number(decay, "decay", minimum=0.0, maximum=1.0)
         self.power = _validate.number(power, "power", minimum=0.0)
         self.average = None

@@ -68,7 +68,7 @@ def _legible_points(figure_width: float, points: float) -> float:
 
 def _captioned_grid(images, captions, colours, columns: int, size: float, title: str | None):
     """The one grid every image figure uses: pictures left to right, a caption on each."""
-    columns = _validate.positive_int(columns, "columns", "8")
+    columns = _validate.positive_int(columns, "columns", example="8")
     size = _validate.positive_number(size, "size")
     count = len(images)
     columns = min(columns, count)
@@ -200,7 +200,7 @@ def remedy_curves(histories: dict, baseline: str, metric: str = "val_accuracy", 
         raise TypeError("histories must be a dict {label: history} with the baseline and at least one variant")
     if baseline not in histories:
         raise ValueError(f"baseline {baseline!r} is not one of the labels {list(histories)}")
-    columns = _validate.positive_int(columns, "columns", "3")
+    columns = _validate.positive_int(columns, "columns", example="3")
     values = {label: _validate.history(history, f"the history of {label!r}") for label, history in histories.items()}
     for label, history in values.items():
         if metric not in history:
@@ -243,7 +243,7 @@ def accuracy_vs_shots(rows, *, chance: float | None = None, title: str | None = 
     if not rows or not all(isinstance(row, dict) and {"k", "arm", "test accuracy"} <= set(row) for row in rows):
         raise TypeError("rows must be a non-empty list of dicts with 'k', 'arm' and 'test accuracy'")
     for row in rows:
-        _validate.positive_int(row["k"], "rows: each row's 'k' (labelled images per class)", "10")
+        _validate.positive_int(row["k"], "rows: each row's 'k' (labelled images per class)", example="10")
         _validate.number(row["test accuracy"], "rows: each row's 'test accuracy'", minimum=0.0, maximum=1.0)
     if chance is not None:
         chance = _validate.number(chance, "chance", minimum=0.0, maximum=1.0)
@@ -611,7 +611,7 @@ def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap
         value_range = (low, high)
     if titles is not None and (isinstance(titles, (str, bytes)) or len(titles) != len(matrices)):
         raise ValueError(f"titles must give one title per matrix ({len(matrices)}), got {titles!r}")
-    columns = min(_validate.positive_int(columns, "columns", "8"), len(matrices))
+    columns = min(_validate.positive_int(columns, "columns", example="8"), len(matrices))
     size = _validate.positive_number(size, "size")
     rows = int(np.ceil(len(matrices) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows + (0.4 if title else 0)),
@@ -884,7 +884,7 @@ def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str
     """
     from cnncourse import models
 
-    per_row = _validate.positive_int(per_row, "per_row", "4")
+    per_row = _validate.positive_int(per_row, "per_row", example="4")
     table = models.layer_table(model)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"model {model.name!r} is not a single chain of layers; draw it with keras.utils.plot_model")
@@ -932,7 +932,7 @@ def feature_map_grid(maps, *, columns: int = 8, size: float = 1.1, cmap: str = "
     after ReLU) is drawn as one flat colour and titled "n: off".
     """
     maps = _validate.finite_array(maps, "maps")
-    _validate.positive_int(columns, "columns", "8")
+    _validate.positive_int(columns, "columns", example="8")
     if maps.ndim != 3 or 0 in maps.shape:
         raise ValueError(
             f"maps must be one image's feature maps of shape (height, width, maps), got shape {maps.shape}; "
@@ -991,7 +991,7 @@ def kernel_figure(kernel, *, per_channel: bool = False, filters=None, columns: i
     `filters` picks which filters to show (default: all).
     """
     kernel = _kernel_array(kernel)
-    columns = _validate.positive_int(columns, "columns", "8")
+    columns = _validate.positive_int(columns, "columns", example="8")
     size = _validate.positive_number(size, "size")
     height, width, channels, count = kernel.shape
     chosen = list(range(count)) if filters is None else [int(index) for index in filters]

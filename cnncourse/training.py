@@ -189,8 +189,8 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
     if not model.compiled:
         raise ValueError(f"compile {model.name!r} first (optimizer, loss, metrics=['accuracy']), then train it")
-    epochs = _validate.positive_int(epochs, "epochs", "10")
-    batch_size = _validate.positive_int(batch_size, "batch_size", "32")
+    epochs = _validate.positive_int(epochs, "epochs", example="10")
+    batch_size = _validate.positive_int(batch_size, "batch_size", example="32")
     name = _validate.run_name(name if name is not None else model.name)
     callbacks = list(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
@@ -257,7 +257,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         how = "replayed" if replayed else "loaded"
         say(f"{how} {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
               f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
-              f"with {record.get('backend', '?')} in {_minutes(seconds)} ({record.get('saved_at', '?')[:10]})")
+              f"with {record.get('backend', '?')} in {_text.duration(seconds)} ({record.get('saved_at', '?')[:10]})")
     parameters = model.count_params()  # the architecture the chapter built, trained or not
     if replayed:  # no network: the scores the record kept
         probabilities = None
@@ -299,7 +299,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     _log_run(run, record=None if loaded_from is None else record)
     origin = "trained now" if loaded_from is None else "recorded run"
     say(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
-          f"({run.epochs} epochs; {origin}: {_minutes(seconds)} on {device})")
+          f"({run.epochs} epochs; {origin}: {_text.duration(seconds)} on {device})")
     return run
 
 
@@ -357,7 +357,7 @@ def _same_data(record: dict, data_used: dict, name: str) -> None:
 
 def _log_run(run: TrainingRun, record: dict | None) -> None:
     """Tell a recording (``python -m cnncourse``) which runs the chapter trained or reloaded, and their cost."""
-    log = os.environ.get("CNNCOURSE_RUN_LOG")
+    log = os.environ.get(_runs.RUN_LOG_ENVIRONMENT_VARIABLE)
     if not log:
         return
     entry = {"name": run.name, "epochs": run.epochs, "seconds": run.seconds, "device": run.device,
@@ -366,12 +366,6 @@ def _log_run(run: TrainingRun, record: dict | None) -> None:
              "date": (record or {}).get("saved_at", time.strftime("%Y-%m-%d"))[:10]}
     with open(log, "a") as stream:
         stream.write(json.dumps(entry) + "\n")
-
-
-def _minutes(seconds) -> str:
-    if seconds is None:
-        return "time not recorded"
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _train(model, images, labels, validation, name: str, recipe: dict, progress: bool, extra_callbacks: list):
@@ -412,7 +406,7 @@ class EpochProgress(keras.callbacks.Callback):
         metrics = "  ".join(f"{key} {logs[key]:.4f}" for key in ("loss", "accuracy", "val_loss", "val_accuracy")
                             if key in logs)
         left = (self.epochs - epoch - 1) * float(np.mean(self.times[-3:]))
-        estimate = f", {_minutes(left)} left" if epoch + 1 < self.epochs else ""
+        estimate = f", {_text.duration(left)} left" if epoch + 1 < self.epochs else ""
         width = len(str(self.epochs))
         print(f"  epoch {epoch + 1:>{width}}/{self.epochs}  {metrics}  {self.times[-1]:.0f} s{estimate}", flush=True)
 
@@ -444,7 +438,7 @@ def per_class_accuracy(true_labels, predicted_labels, num_classes: int) -> np.nd
     A single accuracy hides that a model may be good at ships and poor at
     cats; this splits it up. A class without test images gets NaN.
     """
-    num_classes = _validate.positive_int(num_classes, "num_classes", "10")
+    num_classes = _validate.positive_int(num_classes, "num_classes", example="10")
     true_labels = _validate.class_labels(true_labels, "true_labels", num_classes)
     predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", num_classes)
     _validate.same_length(predicted_labels, true_labels, "predicted_labels", "true_labels")
@@ -463,7 +457,7 @@ def precision_recall_f1(true_labels, predicted_labels, num_classes: int) -> dict
     their harmonic mean, high only when both are. A class the model never
     predicts has no precision: NaN, not 0, so an average cannot hide it.
     """
-    num_classes = _validate.positive_int(num_classes, "num_classes", "10")
+    num_classes = _validate.positive_int(num_classes, "num_classes", example="10")
     true_labels = _validate.class_labels(true_labels, "true_labels", num_classes)
     predicted_labels = _validate.class_labels(predicted_labels, "predicted_labels", num_classes)
     _validate.same_length(predicted_labels, true_labels, "predicted_labels", "true_labels")
@@ -537,7 +531,7 @@ def most_confident_mistakes(true_labels, probabilities, count: int = 16) -> np.n
     probabilities = _validate.probabilities(probabilities, "probabilities")
     true_labels = _validate.class_labels(true_labels, "true_labels", probabilities.shape[1])
     _validate.same_length(true_labels, probabilities, "true_labels", "probabilities")
-    count = _validate.positive_int(count, "count", "16")
+    count = _validate.positive_int(count, "count", example="16")
     predictions = probabilities.argmax(axis=1)
     wrong = np.flatnonzero(predictions != true_labels)
     confidence = probabilities[wrong, predictions[wrong]]
@@ -608,15 +602,11 @@ def saved_result(name: str, profile: str = "full") -> dict:
     against training time. Raises ``FileNotFoundError`` if no run of that
     name and profile was saved or shipped.
     """
-    profile = _validate.one_of(profile, ("quick", "full"), "profile")
-    records = [run for run in _runs.others(name) if run.get("profile") == profile]  # your folder's first
-    if not records:
-        raise FileNotFoundError(f"no saved {profile}-profile run named {name!r}: train it with its chapter "
-                                "(train=True), or check the name")
-    record = records[0]
-    return {"name": name, "test accuracy": record["test_accuracy"], "minutes": record["seconds"] / 60,
-            "epochs": record["epochs"], "train images": record["train_size"], "test images": record["test_size"],
-            "device": record["device"], "backend": record["backend"], "saved": record["saved_at"][:10]}
+    run = recorded_run(name, profile)
+    record = _runs.read_record(run.record_path)["run"]
+    return {"name": name, "test accuracy": run.test_accuracy, "minutes": run.seconds / 60, "epochs": run.epochs,
+            "train images": run.train_size, "test images": record["test_size"], "device": run.device,
+            "backend": run.backend, "saved": record["saved_at"][:10]}
 
 
 def recorded_run(name: str, profile: str = "full") -> TrainingRun:
@@ -627,7 +617,7 @@ def recorded_run(name: str, profile: str = "full") -> TrainingRun:
     (``model`` is None); its test predictions are there when the record kept them.
     """
     profile = _validate.one_of(profile, ("quick", "full"), "profile")
-    found = [(path, content) for path, content in _runs._saved(name, _runs.default_folders())
+    found = [(path, content) for path, content in _runs.saved(name)
              if content.get("run", {}).get("profile") == profile and "test_accuracy" in content.get("run", {})]
     if not found:
         raise FileNotFoundError(f"no saved {profile}-profile run named {name!r}: train it with its chapter "

@@ -92,7 +92,7 @@ def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
     larger k adds images, it does not draw a new sample.
     """
     labels = _validate.class_labels(labels, "labels")
-    per_class = _validate.positive_int(per_class, "per_class", "50")
+    per_class = _validate.positive_int(per_class, "per_class", example="50")
     seed = _validate.integer(seed, "seed", minimum=0, example="0")
     rng = np.random.default_rng(seed)
     chosen = []
@@ -230,7 +230,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
     for size, what in ((train_size, "train_size"), (test_size, "test_size")):
         _size(size, what, available=None, default=None)  # the kind of value now, before loading the data
     _, classes, _, default_epochs = BACKBONES[name]
-    epochs = _validate.positive_int(epochs if epochs is not None else default_epochs, "epochs", "15")
+    epochs = _validate.positive_int(epochs if epochs is not None else default_epochs, "epochs", example="15")
     (train_data, validation_data, test_data), class_names, classes = _pretraining_data(name, seed, train_size,
                                                                                        test_size)
     config.seed_everything(seed)
@@ -353,7 +353,7 @@ def compare_arms(backbone_name: str, train_data, test_data, *, shots, seeds, epo
         for shots_per_class in shots:
             chosen = few_shot(labels, shots_per_class, seed)
             subset = (images[chosen], labels[chosen])
-            epochs = _validate.positive_int(epochs_for(shots_per_class), "epochs_for(k)", "20")
+            epochs = _validate.positive_int(epochs_for(shots_per_class), "epochs_for(k)", example="20")
             stem = f"transfer_{backbone_name}_k{shots_per_class}_s{seed}"
             wanted = list(arms) + ([ARMS[3]] if shots_per_class in bn_pitfall_shots else [])
             results = _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train,
