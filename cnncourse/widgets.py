@@ -94,4 +94,6 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
     for control in widget.children[:-1]:
         if hasattr(control, "continuous_update"):
             control.continuous_update = False
+        if hasattr(control, "style") and hasattr(control.style, "description_width"):
+            control.style.description_width = "initial"  # the whole name, never "image_in…"
     return widget
