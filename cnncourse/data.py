@@ -78,7 +78,7 @@ class RawFile:
     """One file of a stored format, with the checksum that proves it intact."""
 
     name: str
-    sha256: str | None  # None: verified by Keras when it downloaded the archive
+    sha256: str | None  # None: no file checksum; the decoded arrays are held to the dataset's arrays_sha256
     url: str | None = None
 
 

@@ -549,7 +549,8 @@ def displayable(values, method: str = "clip") -> np.ndarray:
 
     ``clip`` cuts values below 0 and above 255 (loses information at both
     ends); ``rescale`` shifts and stretches the whole range onto 0..255 (keeps
-    every difference, changes the overall brightness); ``absolute`` keeps the
+    the order of the values, but rounding to 256 grey levels merges values
+    closer than 1/255 of the range, and the overall brightness changes); ``absolute`` keeps the
     strength of a response and drops its sign, which suits edge detectors.
     """
     _validate.one_of(method, DISPLAY_METHODS, "method")

@@ -146,8 +146,10 @@ def test_a_chapter_runs_in_jupyterlab_with_its_explorers_working(lab, browser, c
             else:  # an explorer of dropdowns: choose the first one's second option
                 menu = explorer.locator("select").first
                 menu.select_option(index=1)
-            page.wait_for_function("([element, before]) => element.getAttribute('src') !== before",
-                                   arg=[figure.element_handle(), before], timeout=30_000)
+            deadline = time.monotonic() + 30
+            while figure.get_attribute("src") == before:  # the output is redrawn: a new picture element
+                assert time.monotonic() < deadline, "the figure was not redrawn after a control moved"
+                page.wait_for_timeout(250)
     finally:
         page.screenshot(path=str(REPOSITORY / "_build" / f"jupyterlab-{chapter}.png"))
         page.close()
