@@ -6,10 +6,12 @@ notebook shows it once and a test can inspect it.
 
 from __future__ import annotations
 
-import numpy as np
+import keras
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib import ticker
 
-from cnncourse import _validate
+from cnncourse import _validate, features, models, ops, training
 
 __all__ = [
     "DISPLAY_METHODS",
@@ -277,7 +279,6 @@ def accuracy_vs_minutes(points, *, title: str | None = None):
     with their count. The x axis is logarithmic: a run twice as long is one
     step further right wherever it sits.
     """
-    from matplotlib import ticker
 
     if not isinstance(points, (list, tuple)) or not points or not all(
             isinstance(point, dict) and {"label", "minutes", "test accuracy", "chapter"} <= set(point)
@@ -395,15 +396,13 @@ def mistakes_grid(images, true_labels, probabilities, class_names, indices=None,
     about (``cnncourse.training.most_confident_mistakes``): a confident
     mistake says more about what the network learned than a hesitant one.
     """
-    from cnncourse.training import most_confident_mistakes
-
     images = _validate.finite_array(images, "images")
     class_names = _validate.class_names(class_names)
     true_labels = _validate.class_labels(true_labels, "true_labels", len(class_names))
     _validate.same_length(true_labels, images, "true_labels", "images")
     probabilities = _validate.probabilities(probabilities, "probabilities", len(images), len(class_names))
     if indices is None:
-        indices = most_confident_mistakes(true_labels, probabilities, count)
+        indices = training.most_confident_mistakes(true_labels, probabilities, count)
     indices = np.asarray(indices, dtype=int)
     if len(indices) == 0:
         raise ValueError("there are no mistakes to show: every image was classified correctly")
@@ -442,7 +441,7 @@ def class_bars(values: dict, class_names, ylabel: str = "accuracy", ylim=(0, 1),
     return figure
 
 
-# ---------------------------------------------------------------- 01 why convnets: shifted images
+# ---------------------------------------------------------------- chapter 2, why convnets: shifted images
 
 
 def accuracy_vs_shift(shifts, accuracies, chance: float | None = None, title: str | None = None):
@@ -492,7 +491,6 @@ def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: i
     (anything with ``predict(batch, verbose=0)`` returning probabilities).
     The batch-and-index form lets ``cc.widgets.explorer`` slide over images.
     """
-    from cnncourse import ops  # NumPy only; imported here like models above
 
     images = np.asarray(images)
     if images.ndim == 3:
@@ -538,7 +536,7 @@ def shifted_predictions(images, models: dict, class_names, index: int = 0, dx: i
     return figure
 
 
-# ---------------------------------------------------------------- 02 convolution: filters and their outputs
+# ---------------------------------------------------------------- chapter 3, convolution: filters and their outputs
 
 
 DISPLAY_METHODS = ("clip", "rescale", "absolute")
@@ -569,7 +567,6 @@ def displayable(values, method: str = "clip") -> np.ndarray:
 
 def filter_gallery(image, kernels: dict, method: str = "clip", size: float = 2.6, title: str | None = None):
     """The image, then its convolution with each named kernel, shown with ``method``."""
-    from cnncourse import ops
 
     image = _validate.finite_array(image, "image")
     _validate.one_of(method, DISPLAY_METHODS, "method")
@@ -633,7 +630,7 @@ def matrix_grid(matrices, titles=None, columns: int = 8, size: float = 1.3, cmap
 # Mechanics: which windows a layer takes, and where the parameters live
 
 
-# ---------------------------------------------------------------- 03 padding and stride, 04 pooling: windows on a grid
+# ---------------------------------------------------------------- chapters 4 and 5, padding, stride, pooling: windows
 
 
 _LARGEST_DRAWN_GRID = 32  # cells per side; beyond this the cells are too small to read
@@ -681,7 +678,6 @@ def sliding_windows(input_size: int = 5, kernel_size: int = 3, stride: int = 1, 
     Sizes and positions come from ``cnncourse.ops``, so the picture follows
     the same rules as ``ops.conv2d`` and Keras.
     """
-    from cnncourse import ops  # local import keeps `plots` free of a module-level dependency cycle
 
     count = ops.output_size(input_size, kernel_size, stride, padding)  # checks every argument
     if isinstance(padding, str):
@@ -759,7 +755,6 @@ def pooling_windows(image, pool_size: int = 2, stride: int | None = None, mode: 
     are hatched: "valid" pooling simply drops them. The output is computed by
     ``ops.pool2d``, the course's checked reference.
     """
-    from cnncourse import ops  # local import keeps `plots` free of a module-level dependency cycle
 
     image = _validate.finite_array(image, "image")
     if image.ndim != 2:
@@ -823,7 +818,7 @@ def pooling_windows(image, pool_size: int = 2, stride: int | None = None, mode: 
     return figure
 
 
-# ---------------------------------------------------------------- 05 architectures: parameters and diagrams
+# ---------------------------------------------------------------- chapter 6, architectures: parameters and diagrams
 
 
 def parameter_bars(model, log_scale: bool = False):
@@ -835,7 +830,6 @@ def parameter_bars(model, log_scale: bool = False):
     bars make that obvious, and ``log_scale=True`` lets the small
     convolution bars be read too (layers without weights are marked "0").
     """
-    from cnncourse import models  # local import: plots stays importable without building models
 
     if isinstance(model, str):
         model = models.build(model)
@@ -883,7 +877,6 @@ def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str
     chain (every model of the course); for branching graphs use
     ``keras.utils.plot_model``.
     """
-    from cnncourse import models
 
     per_row = _validate.positive_int(per_row, "per_row", example="4")
     table = models.layer_table(model)
@@ -922,7 +915,7 @@ def model_diagram(model, *, per_row: int = 4, box_width: float = 2.3, title: str
     return figure
 
 
-# ---------------------------------------------------------------- 08 feature maps: filters and maps
+# ---------------------------------------------------------------- chapter 9, feature maps: filters and maps
 
 
 def feature_map_grid(maps, *, columns: int = 8, size: float = 1.1, cmap: str = "viridis", title: str | None = None):
@@ -947,7 +940,6 @@ def feature_map_grid(maps, *, columns: int = 8, size: float = 1.1, cmap: str = "
 def feature_map_figure(model, image, layer, *, columns: int = 8, size: float = 1.1, cmap: str = "viridis",
                        title: str | None = None):
     """`cc.features.feature_maps` of one image and layer, drawn with `feature_map_grid` (for explorers)."""
-    from cnncourse import features
 
     maps = features.feature_maps(model, image, layer)
     if title is None:
@@ -960,7 +952,6 @@ def feature_map_figure(model, image, layer, *, columns: int = 8, size: float = 1
 
 def _kernel_array(kernel) -> np.ndarray:
     """Accept a (kh, kw, C_in, C_out) array or a Conv2D layer (its `kernel`)."""
-    import keras
 
     if isinstance(kernel, keras.layers.Layer):
         if not hasattr(kernel, "kernel"):

@@ -552,7 +552,7 @@ def test_class_bars_label_the_series_and_the_value_axis():
     assert other.get_ylabel() == "logit" and other.get_ylim() == (0, 4) and other.get_title() == ""
 
 
-# ---------------------------------------------------------------- 01 why convnets
+# ---------------------------------------------------------------- chapter 2, why convnets
 
 
 def test_accuracy_vs_shift_labels_its_axes_and_marks_each_shift():
@@ -575,7 +575,7 @@ def test_shifted_predictions_without_labels_lists_the_top_classes_in_blue():
     assert bars.get_title() == "model: zero" and bars.get_xlabel() == "probability"
 
 
-# ---------------------------------------------------------------- 02 convolution
+# ---------------------------------------------------------------- chapter 3, convolution
 
 
 def test_filter_gallery_shows_the_original_then_each_filter_on_the_0_255_scale():
@@ -614,7 +614,7 @@ def test_matrix_grid_puts_every_panel_on_one_scale_when_asked():
         plots.matrix_grid(matrices, titles=["only one"])
 
 
-# ---------------------------------------------------------------- 05 architectures
+# ---------------------------------------------------------------- chapter 6, architectures
 
 
 def test_parameter_bars_names_each_layer_and_marks_the_largest(tiny_model):
@@ -641,7 +641,7 @@ def test_model_diagram_draws_a_box_per_layer_with_its_shape_and_parameters(tiny_
     assert len({patch.get_y() for patch in wrapped.patches}) == 2  # two rows of two boxes
 
 
-# ---------------------------------------------------------------- 08 feature maps
+# ---------------------------------------------------------------- chapter 9, feature maps
 
 
 def test_feature_map_grid_numbers_each_map_marks_empty_ones_and_scales_each_on_its_own():
