@@ -816,26 +816,29 @@ def load(
         carved_from_test_split="train" not in paths,
         test_split_name=spec.split_names[1],
     )
-    _LOADED_TEST_SETS[_labels_key(dataset.test_labels)] = dataset.describe()
+    _LOADED_TEST_SETS[_test_set_key(dataset.test_images, dataset.test_labels)] = dataset.describe()
     if verbose:
         print(dataset)
     return dataset
 
 
-_LOADED_TEST_SETS: dict = {}  # test labels' checksum -> which data they came from, for run records
+_LOADED_TEST_SETS: dict = {}  # a test set's fingerprint -> which data it came from, for run records
 
 
-def _labels_key(labels) -> str:
-    return hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes()).hexdigest()
+def _test_set_key(images, labels) -> str:
+    """A fingerprint of a test set: all its labels and its first images (a lossy copy has the same labels)."""
+    digest = hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes())
+    digest.update(np.ascontiguousarray(np.asarray(images)[:8]).tobytes())
+    return digest.hexdigest()
 
 
-def source_of(test_labels) -> str | None:
-    """Which loaded dataset these test labels are, in words (``Dataset.describe``); None if none loaded here.
+def source_of(test_images, test_labels) -> str | None:
+    """Which loaded dataset this test set is, in words (``Dataset.describe``); None if none loaded here.
 
     Lets a run record name its data without every chapter passing the
-    dataset along: the labels of a test set identify the load that gave them.
+    dataset along: a test set's labels and pixels identify the load that gave them.
     """
-    return _LOADED_TEST_SETS.get(_labels_key(test_labels))
+    return _LOADED_TEST_SETS.get(_test_set_key(test_images, test_labels))
 
 
 CHROMA_SUBSAMPLINGS = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's codes
@@ -882,7 +885,7 @@ def jpeg_copy(dataset: Dataset, *, quality: int = 75, chroma_subsampling: str = 
         notes=[*dataset.notes, "a lossy copy: its accuracies are not those of the original dataset"],
         lossy=True,
     )
-    _LOADED_TEST_SETS[_labels_key(copy.test_labels)] = copy.describe()  # same labels, other pixels: it names the copy
+    _LOADED_TEST_SETS[_test_set_key(copy.test_images, copy.test_labels)] = copy.describe()
     return copy
 
 

@@ -213,9 +213,8 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     profile = profile if profile is not None else config.current_profile()
     recipe = _recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile)
     details = dict(details or {})
-    data_used = data_identity(train_data, (test_images, test_labels),
-                              source=details.get("data") or data.source_of(_validate.class_labels(test_labels,
-                                                                                                   "test labels")))
+    data_used = data_identity(train_data, (test_images, test_labels), source=details.get("data") or data.source_of(
+        test_images, _validate.class_labels(test_labels, "test labels")))
     say = _text.say if verbose else (lambda text: None)
     true_labels = _validate.class_labels(test_labels, "test labels")
     saved = None

@@ -367,6 +367,8 @@ def test_the_official_horses_or_humans_zips_decode_like_the_mirror(tmp_path):
 def test_a_jpeg_copy_changes_pixels_not_labels_and_says_it_is_lossy(tiny_rgb_dataset):
     copy = data.jpeg_copy(tiny_rgb_dataset, quality=75, chroma_subsampling="4:2:0")
     assert copy.lossy and "JPEG (quality 75, 4:2:0 chroma)" in copy.source
+    assert "JPEG" in data.source_of(copy.test_images, copy.test_labels), "a run on the copy names the copy"
+    assert data.source_of(tiny_rgb_dataset.test_images, tiny_rgb_dataset.test_labels) is None, "not loaded here"
     np.testing.assert_array_equal(copy.train_labels, tiny_rgb_dataset.train_labels)
     assert copy.train_images.dtype == tiny_rgb_dataset.train_images.dtype
     difference = np.abs(copy.train_images - tiny_rgb_dataset.train_images).mean()
@@ -549,3 +551,10 @@ def test_whatever_stands_in_the_cache_files_place_is_cleared_and_healed(tiny_dat
         np.testing.assert_array_equal(again.train_images, reference.train_images)
     data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
     assert cache_file.is_file() and "damaged" not in capsys.readouterr().out, "healed: a real cache file again"
+
+
+def test_the_original_and_its_lossy_copy_are_named_apart(tiny_dataset):
+    original = data.load("tiny", data_dir=tiny_dataset, allow_download=False, verbose=False)
+    copy = data.jpeg_copy(original, quality=50)
+    assert "JPEG" not in data.source_of(original.test_images, original.test_labels)
+    assert "JPEG" in data.source_of(copy.test_images, copy.test_labels)
