@@ -100,7 +100,8 @@ def browser(lab):
 
 
 def _run_all(page, lab, chapter: str) -> None:
-    page.goto(f"{lab['url']}/lab/tree/{chapter}.ipynb?token={TOKEN}")
+    # a workspace of its own, reset: only this notebook is open, so the Run menu and the kernel are its own
+    page.goto(f"{lab['url']}/lab/workspaces/{chapter}/tree/{chapter}.ipynb?token={TOKEN}&reset")
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=60_000)
     select = page.get_by_role("button", name="Select", exact=True)  # JupyterLab asks which kernel, once
     try:
