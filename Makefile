@@ -76,9 +76,10 @@ run-quick: install  ## re-run every chapter with the quick profile and store the
 	$(PYTHON) -m cnncourse --profile quick
 
 CHAPTERS ?=
+TRAIN_LOG ?= _build/train-full.log
 train-full: install  ## train (or resume) the full-profile runs of CHAPTERS="08 09", one progress line per epoch
-	mkdir -p _build
-	$(PYTHON) -m cnncourse --profile full --train-only $(CHAPTERS) 2>&1 | tee -a _build/train-full.log
+	mkdir -p $(dir $(TRAIN_LOG))
+	$(PYTHON) -m cnncourse --profile full --train-only $(CHAPTERS) 2>&1 | tee -a $(TRAIN_LOG)
 
 run-full: install  ## re-record chapters with the full profile (reloads the runs train-full saved)
 	$(PYTHON) -m cnncourse --profile full $(CHAPTERS) -p train False

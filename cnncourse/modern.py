@@ -417,6 +417,7 @@ def newton_schulz(matrix, steps: int = 3):
     return ops.transpose(x) if tall else x
 
 
+@keras.saving.register_keras_serializable(package="cnncourse")
 class Muon(keras.optimizers.Optimizer):
     """Muon for the convolution filters, Nesterov SGD for everything else (airbench94_muon's optimizers in one).
 
@@ -435,6 +436,7 @@ class Muon(keras.optimizers.Optimizer):
                  filter_momentum: float = 0.6, momentum: float = 0.85, bias_rate: float = 0.053,
                  head_rate: float = 0.67, weight_decay: float = 2e-6, head: str = "logits",
                  bias_decay_steps: dict | None = None, newton_schulz_steps: int = 3, name: str = "muon", **kwargs):
+        kwargs.pop("learning_rate", None)  # each group has its own rate; a saved config carries Keras's placeholder
         super().__init__(learning_rate=1.0, name=name, **kwargs)
         self.total_steps = _validate.positive_int(total_steps, "total_steps", example="200")
         self.batch_size = _validate.positive_int(batch_size, "batch_size", example="2000")

@@ -32,7 +32,8 @@ def test_only_unattended_targets_switch_the_explorers_off(fake_venv, tmp_path, t
     environment = {key: value for key, value in os.environ.items()
                    if key not in ("CNNCOURSE_WIDGETS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     finished = subprocess.run(
-        ["make", "-s", "-C", str(REPOSITORY), target, f"VENV={fake_venv}", f"CI_NOTEBOOKS={tmp_path / 'ci'}"],
+        ["make", "-s", "-C", str(REPOSITORY), target, f"VENV={fake_venv}", f"CI_NOTEBOOKS={tmp_path / 'ci'}",
+         f"TRAIN_LOG={tmp_path / 'train-full.log'}"],
         env=environment, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 0, finished.stderr
     values = {line.split("=", 1)[1] for line in finished.stdout.splitlines() if line.startswith("CNNCOURSE_WIDGETS=")}

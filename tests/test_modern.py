@@ -449,3 +449,9 @@ def test_the_whitening_bias_stops_moving_after_its_steps():
     steps = [float(np.abs(after - before).max()) for before, after in zip(values, values[1:])]
     assert steps[0] > 0 and steps[1] > 0, "it learns during its two steps"
     assert steps[2] == steps[3] == 0, "then its rate is 0: neither gradient nor momentum moves it"
+
+
+def test_muon_is_rebuilt_from_its_config():
+    optimizer = modern.Muon(total_steps=10, batch_size=4, bias_decay_steps={"whiten_bias": 2})
+    again = modern.Muon.from_config(optimizer.get_config())
+    assert again.get_config() == optimizer.get_config()
