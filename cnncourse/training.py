@@ -222,7 +222,11 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         saved = _runs.find(name, recipe)
         if saved is not None and not saved[1].get("weights") and "test_accuracy" not in saved[1].get("run", {}):
             saved = None  # a history alone cannot stand in for a run
-        if saved is not None and not isinstance(saved[1].get("run", {}).get("data"), dict):
+        if saved is not None and profile == "quick" and not _on_this_data(saved[1]["run"], data_used):
+            _text.say(f"the saved quick run of {name!r} was trained on other data (another seed's subset, or an "
+                      "older course version): training it now on this data, in seconds")
+            saved = None
+        elif saved is not None and not isinstance(saved[1].get("run", {}).get("data"), dict):
             raise ValueError(
                 f"the saved run {name!r} ({_runs.describe_origin(saved[0])}) does not say which data it was trained "
                 "and tested on: it was saved before runs recorded their data (the course's CIFAR-10 runs of that "
@@ -338,6 +342,14 @@ def data_identity(train_data, test_data, source: str | None = None) -> dict:
     else:
         train = _arrays_sha256(*train_data)
     return {"source": source, "train sha256": train, "test sha256": _arrays_sha256(*test_data)}
+
+
+def _on_this_data(record: dict, data_used: dict) -> bool:
+    """Whether a record names its data and it is this data (the arrays a run is about to use)."""
+    recorded = record.get("data")
+    return isinstance(recorded, dict) and all(
+        recorded.get(key) is None or data_used[key] is None or recorded[key] == data_used[key]
+        for key in ("train sha256", "test sha256"))
 
 
 def _same_data(record: dict, data_used: dict, name: str) -> None:

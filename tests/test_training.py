@@ -247,15 +247,6 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
                                        (images[120:160], labels[120:160])) == trained.details["gap"]
     with pytest.raises(ValueError, match="replayed from its record, which has no 'kernel norm' and no weights"):
         replayed.measured("kernel norm", lambda model: 1.0)
-    other_test_set = (images[150:], labels[150:])
-    with pytest.raises(ValueError, match="was tested on other test data"):
-        training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), (images[120:160], labels[120:160]),
-                                  other_test_set, epochs=3, batch_size=32, name="tiny_run", profile="quick",
-                                  train=False)
-    flipped = (images[160:], 1 - labels[160:])
-    with pytest.raises(ValueError, match="was tested on other test data"):
-        training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), (images[120:160], labels[120:160]),
-                                  flipped, epochs=3, batch_size=32, name="tiny_run", profile="quick", train=False)
     _runs.ship(["tiny_run"], profile="quick", source=shipped, target=tmp_path / "lean", with_weights=False,
                with_predictions=False)
     lean = _runs.read_record(tmp_path / "lean" / "tiny_run.quick.history.json")["run"]
@@ -554,21 +545,34 @@ def test_a_run_records_the_data_it_was_trained_and_tested_on(private_cache):
     assert record["data"]["source"] == "tiny: generated" and len(record["data"]["test sha256"]) == 64
 
 
-def test_reloading_a_run_on_other_training_data_is_an_error_that_says_so(private_cache):
-    run_tiny()
+def test_reloading_a_full_run_on_other_training_data_is_an_error_that_says_so(private_cache):
+    run_tiny(profile="full")
     images, labels = tiny_data()
     brighter = (images[:120] + 0.01, labels[:120])  # a lossy copy would differ this little
     with pytest.raises(ValueError, match="was trained on other train data.*train the run on this data"):
         training.fit_and_evaluate(tiny_model(), brighter, None, (images[160:], labels[160:]), epochs=3,
-                                  batch_size=32, name="tiny_run", profile="quick", train=False)
+                                  batch_size=32, name="tiny_run", profile="full", train=False)
+    for other_test_set in ((images[150:], labels[150:]), (images[160:], 1 - labels[160:])):
+        with pytest.raises(ValueError, match="was tested on other test data"):
+            training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), None, other_test_set, epochs=3,
+                                      batch_size=32, name="tiny_run", profile="full", train=False)
 
 
-def test_a_record_that_does_not_name_its_data_is_refused_not_reloaded(private_cache):
-    run = run_tiny()
+def test_a_quick_run_on_other_data_is_trained_again_on_this_data(private_cache, capsys, unwrap):
+    run_tiny()
+    images, labels = tiny_data()
+    again = training.fit_and_evaluate(tiny_model(), (images[:120] + 0.01, labels[:120]), None,
+                                      (images[160:], labels[160:]), epochs=3, batch_size=32, name="tiny_run",
+                                      profile="quick", train=False)
+    assert "trained on other data" in unwrap(capsys.readouterr().out) and again.loaded_from is None
+
+
+def test_a_full_record_that_does_not_name_its_data_is_refused_not_reloaded(private_cache):
+    run = run_tiny(profile="full")
     content = _runs.read_record(run.record_path)
     _runs.write_signed(run.record_path, {**content, "run": {k: v for k, v in content["run"].items() if k != "data"}})
     with pytest.raises(ValueError, match="does not say which data it was trained and tested on.*train=True"):
-        run_tiny(model=tiny_model(), train=False)
+        run_tiny(model=tiny_model(), train=False, profile="full")
 
 
 def test_while_training_runs_to_ship_the_shipped_ones_do_not_stand_in(private_cache, monkeypatch):
