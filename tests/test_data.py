@@ -211,6 +211,7 @@ def test_mnist_with_only_its_test_split_falls_back_to_carving_it_only_when_asked
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         shutil.copy(MIRROR / "mnist" / name, test_only / name)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CNNCOURSE_DATA", raising=False)
     with pytest.raises(data.DataNotFoundError, match="Only the test split was found"):
         data.load("mnist", data_dir=tmp_path, allow_download=False, verbose=False)
