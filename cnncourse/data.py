@@ -410,6 +410,7 @@ class Dataset:
     lossy: bool = False  # re-encoded with a lossy codec (``jpeg_copy``)
     carved_from_test_split: bool = False  # train and test both cut from the official test split
     test_split_name: str = "test"  # Horses or Humans calls its held-out split "validation"
+    copy: str = ""  # which copy of the dataset: the stored format read, or a lossy re-encoding of it
 
     @property
     def num_classes(self) -> int:
@@ -445,7 +446,7 @@ class Dataset:
 
     def describe(self) -> str:
         """The data in a line, for a run's record: name, copy, splits and sizes."""
-        copy = self.source.split(", from ")[0]
+        copy = self.copy or self.source
         if self.carved_from_test_split:
             copy += ", the official test split carved in two"
         return (f"{self.name}: {copy}; {len(self.train_labels):,} training and {len(self.test_labels):,} "
@@ -815,6 +816,7 @@ def load(
         notes=notes,
         carved_from_test_split="train" not in paths,
         test_split_name=spec.split_names[1],
+        copy=stored.description,
     )
     _LOADED_TEST_SETS[_test_set_key(dataset.test_images, dataset.test_labels)] = dataset.describe()
     if verbose:
@@ -880,8 +882,9 @@ def jpeg_copy(dataset: Dataset, *, quality: int = 75, chroma_subsampling: str = 
 
     copy = dataclasses.replace(
         dataset, train_images=recode(dataset.train_images), test_images=recode(dataset.test_images),
-        source=(f"{dataset.source.split(', from ')[0]}, saved as JPEG (quality {quality}, {chroma_subsampling} "
-                "chroma) and read back"),
+        copy=f"{dataset.copy or dataset.source}, saved as JPEG (quality {quality}, {chroma_subsampling} chroma) "
+             "and read back",
+        source=f"{dataset.source}, saved as JPEG (quality {quality}, {chroma_subsampling} chroma) and read back",
         notes=[*dataset.notes, "a lossy copy: its accuracies are not those of the original dataset"],
         lossy=True,
     )
