@@ -255,3 +255,139 @@ def flag(value, what: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must be True or False, got {value!r}")
     return bool(value)
+
+
+# ---------------------------------------------------------------- the reference maths (cnncourse.ops)
+# Sizes and arrays as the formulas of cnncourse.ops take them. Their wording
+# names the type and the shape expected ("whole number", "(H, W) or (H, W, C)"),
+# because 2.0, True or a batch of images look right until the maths uses them.
+
+_PADDING_NAMES = ("valid", "same")
+
+
+def whole_number(value, what: str, *, minimum: int) -> int:
+    """A size or step as a Python int, at least ``minimum``; ``True`` and ``2.0`` are refused with their type."""
+    if not is_integer(value):
+        raise TypeError(f"{what} must be a whole number (int), got {value!r} of type {type(value).__name__}.")
+    if value < minimum:
+        hint = " A stride of 0 would never move the window; use 1 to visit every position." \
+            if what.startswith("stride") else ""
+        raise ValueError(f"{what} must be at least {minimum}, got {value}.{hint}")
+    return int(value)
+
+
+def size_pair(value, what: str) -> tuple[int, int]:
+    """A (height, width) pair of positive ints; one int means a square (as Keras reads ``strides=2``)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{what} must be an int or a (height, width) pair, got {value!r} "
+                             f"with {len(value)} entries.")
+        return (whole_number(value[0], f"{what}[0] (height)", minimum=1),
+                whole_number(value[1], f"{what}[1] (width)", minimum=1))
+    single = whole_number(value, what, minimum=1)
+    return single, single
+
+
+def padding(value, *, explicit: bool = True):
+    """Keras padding, "valid" or "same" (any case), or with ``explicit`` an int of zeros per side."""
+    if isinstance(value, str):
+        name = value.lower()
+        if name not in _PADDING_NAMES:
+            zeros = " or an int number of zeros per side" if explicit else ""
+            raise ValueError(f"unknown padding {value!r}: use 'valid' (no padding, the output shrinks) or 'same' "
+                             f"(pad so that output = ceil(input / stride)){zeros}.")
+        return name
+    if explicit and is_integer(value):
+        return whole_number(value, "padding", minimum=0)
+    expected = "'valid', 'same' or an int >= 0" if explicit else "'valid' or 'same' (like Keras pooling layers)"
+    raise TypeError(f"padding must be {expected}, got {value!r} of type {type(value).__name__}.")
+
+
+def float64_array(values, what: str) -> np.ndarray:
+    """Real numbers (bool, int or float) as float64, all finite.
+
+    Unlike ``finite_array`` it takes bools (a mask is an image too) and always
+    computes in float64, so a difference with a float32 Keras layer is Keras's
+    rounding, not the reference's.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must hold real numbers (bool, int or float), got dtype {array.dtype}. "
+                        f"Convert it first, e.g. np.asarray({what}, dtype=float).")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{what} contains NaN or infinite values; the reference maths needs real numbers")
+    return array
+
+
+def single_image(values, ndims: tuple[int, ...], shapes: str) -> np.ndarray:
+    """One non-empty image as float64 with one of ``ndims`` dimensions (``shapes`` spells them out)."""
+    image = float64_array(values, "image")
+    if image.ndim not in ndims:
+        if image.ndim > max(ndims):
+            hint = "For a batch, pass one image at a time (e.g. batch[0])."
+        else:
+            hint = "For a single-channel image add a channel axis: image[:, :, np.newaxis]."
+        raise ValueError(f"image must have shape {shapes}, got shape {image.shape} ({image.ndim} dimensions). {hint}")
+    if 0 in image.shape:
+        raise ValueError(f"image must not be empty, got shape {image.shape}.")
+    return image
+
+
+def conv_inputs(image, kernels, bias):
+    """A convolution's image, kernels and bias as float64 in the Keras layout.
+
+    Returns ``(H, W, C_in)``, ``(kh, kw, C_in, C_out)`` and ``(C_out,)``: a 2D
+    image or kernel is one channel, no bias is zeros, a plain number is the
+    bias of a single filter.
+    """
+    image = single_image(image, (2, 3), "(H, W) or (H, W, C_in)")
+    kernels = float64_array(kernels, "kernels")
+    if kernels.ndim not in (2, 4):
+        raise ValueError(f"kernels must have shape (kh, kw) or (kh, kw, C_in, C_out) (the Keras Conv2D layout), "
+                         f"got shape {kernels.shape} ({kernels.ndim} dimensions).")
+    if 0 in kernels.shape:
+        raise ValueError(f"kernels must not be empty, got shape {kernels.shape}.")
+    if kernels.ndim == 2:
+        if image.ndim == 3:
+            raise ValueError(f"a 2D kernel of shape {kernels.shape} only applies to a 2D image, but the image has "
+                             f"shape {image.shape}. Give kernels of shape (kh, kw, {image.shape[2]}, C_out) instead.")
+        kernels = kernels[:, :, np.newaxis, np.newaxis]
+    if image.ndim == 2:
+        image = image[:, :, np.newaxis]
+    in_channels, (kernel_in_channels, out_channels) = image.shape[2], kernels.shape[2:]
+    if kernel_in_channels != in_channels:
+        raise ValueError(f"channel mismatch: the image has {in_channels} channel(s) but the kernels expect "
+                         f"{kernel_in_channels} (kernels.shape[2]). They must be equal.")
+    if bias is None:
+        return image, kernels, np.zeros(out_channels)
+    bias = float64_array(bias, "bias")
+    if bias.ndim == 0:
+        bias = bias.reshape(1)
+    if bias.shape != (out_channels,):
+        raise ValueError(f"bias must have one value per output channel, i.e. shape ({out_channels},), "
+                         f"got shape {bias.shape}.")
+    return image, kernels, bias
+
+
+def pooling_mode(mode, modes: tuple[str, ...]) -> str:
+    if mode not in modes:
+        raise ValueError(f"unknown pooling mode {mode!r}: choose one of {', '.join(map(repr, modes))}.")
+    return mode
+
+
+def pixel_shifts(value, what: str, count: int) -> np.ndarray:
+    """One whole-pixel shift per image: an int for all ``count`` images, or one int each."""
+    if is_integer(value):
+        return np.full(count, int(value))
+    if isinstance(value, (bool, float, np.floating)):
+        raise TypeError(f"{what} must be a whole number of pixels (int), got {value!r}. Shifts by a fraction of a "
+                        f"pixel need interpolation; keras.layers.RandomTranslation does that.")
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{what} must be an int or an array of ints (one per image), got {value!r} "
+                        f"with dtype {array.dtype}.")
+    if array.shape != (count,):
+        raise ValueError(f"{what} must be one int for every image or an array with one int per image, "
+                         f"i.e. shape ({count},); got shape {array.shape}.")
+    return array.astype(int)

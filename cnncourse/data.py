@@ -569,7 +569,8 @@ def locate(name: str, data_dir=None, *, allow_download: bool | None = None, test
             download_note = "no canonical download is registered for this dataset"
     if test_only_fallback and test_only:
         return test_only
-    expected = sorted({raw.name for stored in spec.formats for files in stored.files.values() for raw in files})
+    expected = sorted({raw.name for stored in spec.formats for files in stored.files.values() for raw in files
+                       if raw.name != "."})  # "." is a whole extracted folder, named among the subfolders above
     raise DataNotFoundError(
         f"could not find the {name} dataset. Looked in:\n" + "\n".join(looked)
         + f"\n  - the canonical download: {download_note}\n"

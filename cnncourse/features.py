@@ -72,22 +72,35 @@ def feature_maps(model, image, layer, *, input_shape=None) -> np.ndarray:
     return keras.ops.convert_to_numpy(extractor(batch, training=False))[0]
 
 
-def _block_average(pictures: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Shrink (N, H, W) pictures to (N, height, width) by averaging blocks, to line up with pooled maps."""
-    count, picture_height, picture_width = pictures.shape
-    if picture_height % height or picture_width % width:
-        raise ValueError(
-            f"maps of {height}×{width} do not tile images of {picture_height}×{picture_width}, so they cannot "
-            "be compared pixel by pixel; choose a layer whose maps divide the image size evenly."
-        )
-    rows, columns = picture_height // height, picture_width // width
-    return pictures.reshape(count, height, rows, width, columns).mean(axis=(2, 4))
+def _area_weights(size: int, target: int) -> np.ndarray:
+    """(target, size) weights that average ``size`` pixels down to ``target`` cells, each by the area it covers.
+
+    Cell ``i`` covers the stretch from ``i * size / target`` to ``(i + 1) * size / target``
+    of the picture; a pixel cut by a cell's edge counts with the share inside it.
+    When ``target`` divides ``size`` this is a plain block average.
+    """
+    edges = np.arange(target + 1) * size / target
+    pixels = np.arange(size)
+    overlap = (np.minimum(edges[1:, None], pixels[None, :] + 1) - np.maximum(edges[:-1, None], pixels[None, :]))
+    weights = np.clip(overlap, 0, None)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _shrunk(pictures: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(N, H, W) pictures averaged down to (N, height, width), to line up with smaller maps.
+
+    A map position stands for the part of the picture it lies over: exact
+    for pooled maps that tile the image, within a pixel or two for the
+    border that valid convolutions lose. Crude, like the likeness it serves.
+    """
+    _, picture_height, picture_width = pictures.shape
+    return _area_weights(picture_height, height) @ pictures @ _area_weights(picture_width, width).T
 
 
 def _likeness(maps: np.ndarray, images: np.ndarray) -> np.ndarray:
     """|correlation| of each map (N, H, W, C) with its image's brightness: (N, C), NaN where a map is constant."""
     count, height, width, channels = maps.shape
-    brightness = _block_average(images.mean(axis=-1), height, width).reshape(count, -1)
+    brightness = _shrunk(images.mean(axis=-1), height, width).reshape(count, -1)
     flat = maps.reshape(count, height * width, channels)
     centred_maps = flat - flat.mean(axis=1, keepdims=True)
     centred_brightness = (brightness - brightness.mean(axis=1, keepdims=True))[:, :, np.newaxis]

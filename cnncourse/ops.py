@@ -38,155 +38,9 @@ __all__ = [
     "shift_images",
 ]
 
-_PADDING_NAMES = ("valid", "same")
 _POOLING_MODES = ("max", "average", "min")
 _GLOBAL_POOLING_MODES = ("average", "max")
-
-
-# --------------------------------------------------------------------------
-# Input checking (private helpers, one definition each)
-# --------------------------------------------------------------------------
-
-
-def _check_whole_number(value, name: str, minimum: int) -> int:
-    """Return ``value`` as an int, or explain why it is not a usable size.
-
-    ``bool`` is refused on purpose: ``True`` is an int in Python, but
-    ``stride=True`` is almost certainly a mistake.
-    """
-    if not _validate.is_integer(value):
-        raise TypeError(
-            f"{name} must be a whole number (int), got {value!r} "
-            f"of type {type(value).__name__}."
-        )
-    if value < minimum:
-        if name.startswith("stride"):
-            hint = " A stride of 0 would never move the window; use 1 to visit every position."
-        else:
-            hint = ""
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.{hint}")
-    return int(value)
-
-
-def _check_pair(value, name: str) -> tuple[int, int]:
-    """Turn an int or a (height, width) pair into a pair of positive ints."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(
-                f"{name} must be an int or a (height, width) pair, got {value!r} "
-                f"with {len(value)} entries."
-            )
-        return (
-            _check_whole_number(value[0], f"{name}[0] (height)", minimum=1),
-            _check_whole_number(value[1], f"{name}[1] (width)", minimum=1),
-        )
-    single = _check_whole_number(value, name, minimum=1)
-    return single, single
-
-
-def _check_padding(padding, allow_explicit: bool = True):
-    """Normalise ``padding`` to "valid", "same" or (if allowed) an int >= 0."""
-    if isinstance(padding, str):
-        name = padding.lower()
-        if name not in _PADDING_NAMES:
-            explicit = " or an int number of zeros per side" if allow_explicit else ""
-            raise ValueError(
-                f"unknown padding {padding!r}: use 'valid' (no padding, the "
-                f"output shrinks) or 'same' (pad so that output = ceil(input / stride))"
-                f"{explicit}."
-            )
-        return name
-    if allow_explicit and _validate.is_integer(padding):
-        return _check_whole_number(padding, "padding", minimum=0)
-    if allow_explicit:
-        expected = "'valid', 'same' or an int >= 0"
-    else:
-        expected = "'valid' or 'same' (like Keras pooling layers)"
-    raise TypeError(f"padding must be {expected}, got {padding!r} of type {type(padding).__name__}.")
-
-
-def _window_layout(
-    input_size: int,
-    window_size: int,
-    stride: int,
-    padding,
-    input_name: str = "input_size",
-    window_name: str = "kernel_size",
-) -> tuple[int, int, int]:
-    """Return ``(zeros_before, zeros_after, number_of_windows)`` along one axis.
-
-    Every function that slides a window (convolution, pooling, patch drawing)
-    goes through here, so they all agree on sizes and on the error messages.
-    Arguments are assumed already checked, except for the "does it fit" test.
-    """
-    if padding == "same":
-        before, after = same_padding(input_size, window_size, stride)
-        return before, after, math.ceil(input_size / stride)
-    zeros_per_side = 0 if padding == "valid" else padding
-    if zeros_per_side > input_size + window_size:
-        raise ValueError(
-            f"padding={zeros_per_side} adds more zeros on each side than the {input_name} ({input_size}) and the "
-            f"{window_name} ({window_size}) together: most windows would see only zeros. Use at most "
-            f"{input_size + window_size}, usually much less, or 'same'."
-        )
-    padded_size = input_size + 2 * zeros_per_side
-    if window_size > padded_size:
-        if padding == "valid":
-            raise ValueError(
-                f"{window_name} ({window_size}) is larger than {input_name} "
-                f"({input_size}), so with padding='valid' the window does not fit "
-                f"even once. Use padding='same' or a smaller kernel."
-            )
-        raise ValueError(
-            f"{window_name} ({window_size}) is larger than the padded input "
-            f"({input_size} + 2*{zeros_per_side} = {padded_size}). Use more padding, "
-            f"padding='same' or a smaller kernel."
-        )
-    count = (padded_size - window_size) // stride + 1
-    return zeros_per_side, zeros_per_side, count
-
-
-def _as_float_array(array, name: str) -> np.ndarray:
-    """Convert to float64, refusing data that is not numbers (strings, objects...).
-
-    float64 keeps the reference results free of rounding noise, so differences
-    with a float32 Keras layer are Keras's rounding, not ours.
-    """
-    array = np.asarray(array)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name} must hold real numbers (bool, int or float), got dtype "
-            f"{array.dtype}. Convert it first, e.g. np.asarray({name}, dtype=float)."
-        )
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or infinite values; the reference maths needs real numbers")
-    return array
-
-
-def _check_image(image, ndims: tuple[int, ...], shapes: str) -> np.ndarray:
-    """Convert ``image`` to float64 and check its number of dimensions."""
-    image = _as_float_array(image, "image")
-    if image.ndim not in ndims:
-        if image.ndim > max(ndims):
-            hint = "For a batch, pass one image at a time (e.g. batch[0])."
-        else:
-            hint = "For a single-channel image add a channel axis: image[:, :, np.newaxis]."
-        raise ValueError(
-            f"image must have shape {shapes}, got shape {image.shape} "
-            f"({image.ndim} dimensions). {hint}"
-        )
-    if 0 in image.shape:
-        raise ValueError(f"image must not be empty, got shape {image.shape}.")
-    return image
-
-
-def _check_mode(mode, valid_modes: tuple[str, ...]) -> str:
-    """Return ``mode`` if it is one of ``valid_modes``, else list them."""
-    if mode not in valid_modes:
-        listed = ", ".join(repr(name) for name in valid_modes)
-        raise ValueError(f"unknown pooling mode {mode!r}: choose one of {listed}.")
-    return mode
+_REDUCTIONS = {"max": np.max, "average": np.mean, "min": np.min}
 
 
 # --------------------------------------------------------------------------
@@ -201,10 +55,10 @@ def output_size(input_size: int, kernel_size: int, stride: int = 1, padding="val
     "same":  ceil(W / S), Keras/TensorFlow pad just enough for this.
     int P:   floor((W - F + 2P) / S) + 1, P zeros on each side.
     """
-    input_size = _check_whole_number(input_size, "input_size", minimum=1)
-    kernel_size = _check_whole_number(kernel_size, "kernel_size", minimum=1)
-    stride = _check_whole_number(stride, "stride", minimum=1)
-    padding = _check_padding(padding)
+    input_size = _validate.whole_number(input_size, "input_size", minimum=1)
+    kernel_size = _validate.whole_number(kernel_size, "kernel_size", minimum=1)
+    stride = _validate.whole_number(stride, "stride", minimum=1)
+    padding = _validate.padding(padding)
     return _window_layout(input_size, kernel_size, stride, padding)[2]
 
 
@@ -215,9 +69,9 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1) -> tuple[in
     is odd the extra zero goes after (bottom/right), which is why a 2x2
     "same" kernel sees an extra zero row at the bottom, not at the top.
     """
-    input_size = _check_whole_number(input_size, "input_size", minimum=1)
-    kernel_size = _check_whole_number(kernel_size, "kernel_size", minimum=1)
-    stride = _check_whole_number(stride, "stride", minimum=1)
+    input_size = _validate.whole_number(input_size, "input_size", minimum=1)
+    kernel_size = _validate.whole_number(kernel_size, "kernel_size", minimum=1)
+    stride = _validate.whole_number(stride, "stride", minimum=1)
     windows = math.ceil(input_size / stride)
     total = max((windows - 1) * stride + kernel_size - input_size, 0)
     before = total // 2
@@ -230,10 +84,10 @@ def patch_positions(input_size: int, kernel_size: int, stride: int = 1, padding=
     Handy for drawing which patches a layer looks at: window i covers
     positions ``p, ..., p + kernel_size - 1`` where ``p = positions[i]``.
     """
-    input_size = _check_whole_number(input_size, "input_size", minimum=1)
-    kernel_size = _check_whole_number(kernel_size, "kernel_size", minimum=1)
-    stride = _check_whole_number(stride, "stride", minimum=1)
-    padding = _check_padding(padding)
+    input_size = _validate.whole_number(input_size, "input_size", minimum=1)
+    kernel_size = _validate.whole_number(kernel_size, "kernel_size", minimum=1)
+    stride = _validate.whole_number(stride, "stride", minimum=1)
+    padding = _validate.padding(padding)
     count = _window_layout(input_size, kernel_size, stride, padding)[2]
     return [index * stride for index in range(count)]
 
@@ -259,8 +113,8 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
                 f"layer {position} must be a (kernel_size, stride) pair, got {layer!r}. "
                 f"For a single layer write [(kernel_size, stride)], e.g. [(3, 1)]."
             )
-        kernel_size = _check_whole_number(layer[0], f"kernel_size of layer {position}", minimum=1)
-        stride = _check_whole_number(layer[1], f"stride of layer {position}", minimum=1)
+        kernel_size = _validate.whole_number(layer[0], f"kernel_size of layer {position}", minimum=1)
+        stride = _validate.whole_number(layer[1], f"stride of layer {position}", minimum=1)
         field += (kernel_size - 1) * jump
         jump *= stride
     return field
@@ -287,56 +141,13 @@ def conv2d(image, kernels, bias=None, stride=1, padding="valid") -> np.ndarray:
     Returns float64 of shape (H_out, W_out) in the 2D/2D case, otherwise
     (H_out, W_out, C_out).
     """
-    image = _check_image(image, (2, 3), "(H, W) or (H, W, C_in)")
-    kernels = _as_float_array(kernels, "kernels")
-    if kernels.ndim not in (2, 4):
-        raise ValueError(
-            f"kernels must have shape (kh, kw) or (kh, kw, C_in, C_out) (the Keras "
-            f"Conv2D layout), got shape {kernels.shape} ({kernels.ndim} dimensions)."
-        )
-    if 0 in kernels.shape:
-        raise ValueError(f"kernels must not be empty, got shape {kernels.shape}.")
-    single_map = image.ndim == 2 and kernels.ndim == 2
-    if kernels.ndim == 2:
-        if image.ndim == 3:
-            raise ValueError(
-                f"a 2D kernel of shape {kernels.shape} only applies to a 2D image, but "
-                f"the image has shape {image.shape}. Give kernels of shape "
-                f"(kh, kw, {image.shape[2]}, C_out) instead."
-            )
-        kernels = kernels[:, :, np.newaxis, np.newaxis]
-    if image.ndim == 2:
-        image = image[:, :, np.newaxis]
-
-    height, width, in_channels = image.shape
-    kernel_height, kernel_width, kernel_in_channels, out_channels = kernels.shape
-    if kernel_in_channels != in_channels:
-        raise ValueError(
-            f"channel mismatch: the image has {in_channels} channel(s) but the kernels "
-            f"expect {kernel_in_channels} (kernels.shape[2]). They must be equal."
-        )
-
-    if bias is None:
-        bias = np.zeros(out_channels)
-    else:
-        bias = _as_float_array(bias, "bias")
-        if bias.ndim == 0:  # a plain number is fine when there is one output map
-            bias = bias.reshape(1)
-        if bias.shape != (out_channels,):
-            raise ValueError(
-                f"bias must have one value per output channel, i.e. shape "
-                f"({out_channels},), got shape {bias.shape}."
-            )
-
-    stride_height, stride_width = _check_pair(stride, "stride")
-    padding = _check_padding(padding)
-    top, bottom, out_height = _window_layout(
-        height, kernel_height, stride_height, padding, "the image height", "kernel height"
-    )
-    left, right, out_width = _window_layout(
-        width, kernel_width, stride_width, padding, "the image width", "kernel width"
-    )
-    padded = np.pad(image, ((top, bottom), (left, right), (0, 0)))
+    single_map = np.ndim(image) == 2 and np.ndim(kernels) == 2  # a 2D image and kernel give a 2D map
+    image, kernels, bias = _validate.conv_inputs(image, kernels, bias)  # (H, W, C_in), (kh, kw, C_in, C_out), (C_out,)
+    kernel_height, kernel_width, _, out_channels = kernels.shape
+    stride_height, stride_width = _validate.size_pair(stride, "stride")
+    zeros, (out_height, out_width) = _windows(
+        image.shape, kernels.shape, (stride_height, stride_width), _validate.padding(padding), "kernel")
+    padded = np.pad(image, (*zeros, (0, 0)))
 
     output = np.empty((out_height, out_width, out_channels))
     for row in range(out_height):
@@ -361,23 +172,15 @@ def pool2d(image, pool_size=2, stride=None, padding="valid", mode="max") -> np.n
 
     image: (H, W) or (H, W, C); returns float64 of the same rank.
     """
-    image = _check_image(image, (2, 3), "(H, W) or (H, W, C)")
-    pool_height, pool_width = _check_pair(pool_size, "pool_size")
-    stride_height, stride_width = (pool_height, pool_width) if stride is None else _check_pair(stride, "stride")
-    padding = _check_padding(padding, allow_explicit=False)
-    mode = _check_mode(mode, _POOLING_MODES)
-    reduce = {"max": np.max, "average": np.mean, "min": np.min}[mode]
-
-    single_map = image.ndim == 2
-    if single_map:
-        image = image[:, :, np.newaxis]
-    height, width, channels = image.shape
-    top, _, out_height = _window_layout(
-        height, pool_height, stride_height, padding, "the image height", "pool height"
-    )
-    left, _, out_width = _window_layout(
-        width, pool_width, stride_width, padding, "the image width", "pool width"
-    )
+    image = _validate.single_image(image, (2, 3), "(H, W) or (H, W, C)")
+    pool_height, pool_width = _validate.size_pair(pool_size, "pool_size")
+    stride_height, stride_width = (pool_height, pool_width) if stride is None else _validate.size_pair(stride, "stride")
+    padding = _validate.padding(padding, explicit=False)
+    reduce = _REDUCTIONS[_validate.pooling_mode(mode, _POOLING_MODES)]
+    ((top, _), (left, _)), (out_height, out_width) = _windows(
+        image.shape, (pool_height, pool_width), (stride_height, stride_width), padding, "pool")
+    maps = np.atleast_3d(image)  # (H, W, C): a 2D image is one map
+    height, width, channels = maps.shape
 
     output = np.empty((out_height, out_width, channels))
     for row in range(out_height):
@@ -387,8 +190,8 @@ def pool2d(image, pool_size=2, stride=None, padding="valid", mode="max") -> np.n
             first_col = col * stride_width - left
             rows = slice(max(first_row, 0), min(first_row + pool_height, height))
             cols = slice(max(first_col, 0), min(first_col + pool_width, width))
-            output[row, col, :] = reduce(image[rows, cols, :], axis=(0, 1))
-    return output[:, :, 0] if single_map else output
+            output[row, col, :] = reduce(maps[rows, cols, :], axis=(0, 1))
+    return output[:, :, 0] if image.ndim == 2 else output
 
 
 def global_pool2d(image, mode="average") -> np.ndarray:
@@ -397,8 +200,8 @@ def global_pool2d(image, mode="average") -> np.ndarray:
     This is how a CNN turns its last feature maps into a vector for the
     classifier, whatever the input size.
     """
-    image = _check_image(image, (3,), "(H, W, C)")
-    mode = _check_mode(mode, _GLOBAL_POOLING_MODES)
+    image = _validate.single_image(image, (3,), "(H, W, C)")
+    mode = _validate.pooling_mode(mode, _GLOBAL_POOLING_MODES)
     if mode == "average":
         return image.mean(axis=(0, 1))
     return image.max(axis=(0, 1))
@@ -407,29 +210,6 @@ def global_pool2d(image, mode="average") -> np.ndarray:
 # --------------------------------------------------------------------------
 # Moving images around
 # --------------------------------------------------------------------------
-
-
-def _check_shift(value, name: str, count: int) -> np.ndarray:
-    """One whole-pixel shift per image: an int for all of them, or one int each."""
-    if _validate.is_integer(value):
-        return np.full(count, int(value))
-    if isinstance(value, (bool, float, np.floating)):
-        raise TypeError(
-            f"{name} must be a whole number of pixels (int), got {value!r}. Shifts by a "
-            f"fraction of a pixel need interpolation; keras.layers.RandomTranslation does that."
-        )
-    array = np.asarray(value)
-    if array.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name} must be an int or an array of ints (one per image), got {value!r} "
-            f"with dtype {array.dtype}."
-        )
-    if array.shape != (count,):
-        raise ValueError(
-            f"{name} must be one int for every image or an array with one int per image, "
-            f"i.e. shape ({count},); got shape {array.shape}."
-        )
-    return array.astype(int)
 
 
 def _shift_slices(size: int, step: int) -> tuple[slice, slice] | None:
@@ -480,8 +260,8 @@ def shift_images(images, dx, dy) -> np.ndarray:
             f"{images.shape}. For one image with channels, pass image[np.newaxis]."
         )
     count, height, width = images.shape[:3]
-    steps_x = _check_shift(dx, "dx", count)
-    steps_y = _check_shift(dy, "dy", count)
+    steps_x = _validate.pixel_shifts(dx, "dx", count)
+    steps_y = _validate.pixel_shifts(dy, "dy", count)
     shifted = np.zeros_like(images)
     # images that move the same way are moved together, with one slice each
     for step_x, step_y in sorted(set(zip(steps_x.tolist(), steps_y.tolist()))):
@@ -491,3 +271,62 @@ def shift_images(images, dx, dy) -> np.ndarray:
         chosen = (steps_x == step_x) & (steps_y == step_y)
         shifted[chosen, rows[1], columns[1]] = images[chosen][:, rows[0], columns[0]]
     return shifted
+
+
+# --------------------------------------------------------------------------
+# Window layout (private): where the windows go, and whether they fit
+# --------------------------------------------------------------------------
+
+
+def _windows(image_shape, window, steps, padding, kind: str):
+    """Lay the windows out over both axes of an image, or say why they do not fit.
+
+    Returns ``(zeros, counts)``: the zeros (before, after) on each axis, ready
+    for ``np.pad``, and the number of windows as (height, width).
+    """
+    top, bottom, rows = _window_layout(
+        image_shape[0], window[0], steps[0], padding, "the image height", f"{kind} height")
+    left, right, columns = _window_layout(
+        image_shape[1], window[1], steps[1], padding, "the image width", f"{kind} width")
+    return ((top, bottom), (left, right)), (rows, columns)
+
+
+def _window_layout(
+    input_size: int,
+    window_size: int,
+    stride: int,
+    padding,
+    input_name: str = "input_size",
+    window_name: str = "kernel_size",
+) -> tuple[int, int, int]:
+    """Return ``(zeros_before, zeros_after, number_of_windows)`` along one axis.
+
+    Every function that slides a window (convolution, pooling, patch drawing)
+    goes through here, so they all agree on sizes and on the error messages.
+    Arguments are assumed already checked, except for the "does it fit" test.
+    """
+    if padding == "same":
+        before, after = same_padding(input_size, window_size, stride)
+        return before, after, math.ceil(input_size / stride)
+    zeros_per_side = 0 if padding == "valid" else padding
+    if zeros_per_side > input_size + window_size:
+        raise ValueError(
+            f"padding={zeros_per_side} adds more zeros on each side than the {input_name} ({input_size}) and the "
+            f"{window_name} ({window_size}) together: most windows would see only zeros. Use at most "
+            f"{input_size + window_size}, usually much less, or 'same'."
+        )
+    padded_size = input_size + 2 * zeros_per_side
+    if window_size > padded_size:
+        if padding == "valid":
+            raise ValueError(
+                f"{window_name} ({window_size}) is larger than {input_name} "
+                f"({input_size}), so with padding='valid' the window does not fit "
+                f"even once. Use padding='same' or a smaller kernel."
+            )
+        raise ValueError(
+            f"{window_name} ({window_size}) is larger than the padded input "
+            f"({input_size} + 2*{zeros_per_side} = {padded_size}). Use more padding, "
+            f"padding='same' or a smaller kernel."
+        )
+    count = (padded_size - window_size) // stride + 1
+    return zeros_per_side, zeros_per_side, count

@@ -6,6 +6,8 @@ notebook shows it once and a test can inspect it.
 
 from __future__ import annotations
 
+import itertools
+
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "confusion_matrix",
     "displayable",
     "feature_map_figure",
+    "feature_hierarchy",
     "feature_map_grid",
     "filter_gallery",
     "image_grid",
@@ -948,6 +951,40 @@ def feature_map_figure(model, image, layer, *, columns: int = 8, size: float = 1
         height, width, count = maps.shape
         title = f"{name}: {count} feature maps of {height}×{width}"
     return feature_map_grid(maps, columns=columns, size=size, cmap=cmap, title=title)
+
+
+def feature_hierarchy(model, image, layers, *, maps: int = 8, size: float = 1.1, cmap: str = "viridis",
+                      title: str | None = None):
+    """One row per layer: the image's ``maps`` most active feature maps in each, deepest layer last.
+
+    Reading down the rows is reading up the hierarchy: the maps shrink, grow
+    in number, and look less like the picture. Which maps a row shows is
+    chosen on this image (largest mean activation), so a row is a sample of
+    what the layer found here, not a fixed set of filters; the row's label
+    gives the layer's size and how many maps it has.
+    """
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, (list, tuple)) or not layers:
+        raise TypeError(f"layers must be a list of layer names such as ['conv1', 'conv2'], got {layers!r}")
+    maps = _validate.positive_int(maps, "maps", example="8")
+    size = _validate.positive_number(size, "size")
+    stacks = [features.feature_maps(model, image, layer) for layer in layers]
+    figure, axes = plt.subplots(len(stacks), maps + 1, figsize=(size * (maps + 1.6), size * len(stacks)
+                                                                + (0.4 if title else 0)), squeeze=False)
+    for row, (layer, stack) in zip(axes, zip(layers, stacks)):
+        height, width, count = stack.shape
+        chosen = np.argsort(-stack.mean(axis=(0, 1)), kind="stable")[:maps]
+        row[0].set_axis_off()
+        row[0].text(1.0, 0.5, f"{layer}\n{height}×{width}\n{count} maps", ha="right", va="center",
+                    fontsize=9, transform=row[0].transAxes)
+        for axis, index in itertools.zip_longest(row[1:], chosen):
+            axis.set_axis_off()
+            if index is not None:
+                axis.imshow(stack[:, :, index], cmap=cmap)
+                axis.set_title(str(index), fontsize=8)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
 
 
 def _kernel_array(kernel) -> np.ndarray:

@@ -36,6 +36,7 @@ __all__ = [
     "ResultsTable",
     "TrainingRun",
     "describe_source",
+    "class_probabilities",
     "class_report",
     "data_identity",
     "fit_and_evaluate",
@@ -143,12 +144,40 @@ def _checked_pair(value, what: str, model):
     """An (images, labels) pair that fits ``model``: input shape, finite pixels, labels within its classes."""
     images, labels = _pair(value, what)
     images = _validate.model_inputs(images, model, f"{what} images")
-    classes = model.output_shape[-1]
+    classes = _class_count(model)
     _validate.class_labels(labels, f"{what} labels", num_classes=classes)
     if np.ndim(labels) == 2 and np.shape(labels)[1] > 1 and np.shape(labels)[1] != classes:
         raise ValueError(f"{what} labels are one-hot with {np.shape(labels)[1]} columns, but {model.name!r} has "
                          f"{classes} outputs")
     return images, labels
+
+
+def _class_count(model) -> int:
+    """How many classes a classifier tells apart: one sigmoid unit decides between two."""
+    return max(2, model.output_shape[-1])
+
+
+def class_probabilities(model, images, outputs: str = "probabilities") -> np.ndarray:
+    """The model's probability for every class, one row per image, rows summing to 1.
+
+    A softmax output gives them directly; logits go through a softmax first;
+    a single sigmoid unit (a two-class network such as source 002's) gives
+    p for class 1, so class 0 gets 1 - p. Every prediction in the course goes
+    through here, so a binary network is scored like any other.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    _validate.one_of(outputs, ("probabilities", "logits"), "outputs")
+    images = _validate.model_inputs(images, model, "images")
+    if len(images) == 0:
+        raise ValueError("images is empty: pass at least one image to predict")
+    with _quiet_tensorflow_retracing():
+        raw = np.asarray(model.predict(images, batch_size=256, verbose=0)).astype(np.float32)
+    if outputs == "logits":
+        raw = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(raw)))
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = np.concatenate([1.0 - raw, raw], axis=1)
+    return raw
 
 
 def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: int, batch_size: int,
@@ -269,10 +298,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
         accuracy = float(record["test_accuracy"])
         model = None
     else:
-        with _quiet_tensorflow_retracing():
-            probabilities = np.asarray(model.predict(test_images, batch_size=256, verbose=0))
-        if outputs == "logits":
-            probabilities = np.asarray(keras.ops.convert_to_numpy(keras.ops.softmax(probabilities.astype(np.float32))))
+        probabilities = class_probabilities(model, test_images, outputs)
         predictions = probabilities.argmax(axis=1)
         accuracy = float(np.mean(predictions == true_labels))
     if measure is not None and loaded_from is None:
@@ -515,8 +541,7 @@ def generalization_gap(run: TrainingRun, training_data, validation_data) -> floa
         accuracies = []
         for pair, what in ((training_data, "training_data"), (validation_data, "validation_data")):
             images, labels = _pair(pair, what)
-            with _quiet_tensorflow_retracing():
-                predictions = np.asarray(model.predict(images, batch_size=256, verbose=0)).argmax(axis=1)
+            predictions = class_probabilities(model, images).argmax(axis=1)
             accuracies.append(float(np.mean(predictions == _validate.class_labels(labels, f"{what} labels"))))
         return {"train accuracy": accuracies[0], "validation accuracy": accuracies[1],
                 "gap": accuracies[0] - accuracies[1], "measured on": [len(training_data[1]), len(validation_data[1])]}

@@ -1,4 +1,8 @@
-"""Fixtures shared by the test modules."""
+"""Fixtures and file-damaging helpers shared by the test modules.
+
+The helpers are plain functions, so that ``parametrize`` can list them:
+``from conftest import flip_bytes, truncate``.
+"""
 
 import re
 
@@ -21,3 +25,19 @@ def unwrap():
     """Join cc's wrapped notes back into single lines before searching them for a phrase:
     where a note wraps depends on its wording, which can depend on library versions."""
     return _unwrap
+
+
+def truncate(path):
+    """Cut a file to half its length, as an interrupted download or copy would."""
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_bytes(path, count=64, bits=0xFF):
+    """XOR ``count`` bytes from the middle of a file with ``bits``: the size stays, the content does not.
+
+    ``count=1, bits=0x01`` flips a single bit, the smallest damage a checksum must still catch.
+    """
+    content = bytearray(path.read_bytes())
+    for offset in range(count):
+        content[len(content) // 2 + offset] ^= bits
+    path.write_bytes(bytes(content))

@@ -243,6 +243,8 @@ CASES = [
     Case(cc.plots.sliding_windows, {}, {"input_size": "count", "kernel_size": "count", "stride": "count"}),
     Case(cc.plots.feature_map_grid, {"maps": np.random.default_rng(0).random((6, 6, 4))},
          {"maps": "kernel", "columns": "count"}),
+    Case(cc.plots.feature_hierarchy, {"model": tiny_model, "image": IMAGE, "layers": ["conv"]},
+         {"model": "model", "image": "image", "layers": "layers", "maps": "count", "size": "positive_number"}),
     Case(cc.plots.parameter_bars, {"model": tiny_model}, {"model": "model_or_name"}),
     Case(cc.plots.model_diagram, {"model": tiny_model}, {"model": "model", "per_row": "count"}),
     # training
@@ -264,6 +266,8 @@ CASES = [
     Case(lambda labels: cc.training.fit_and_evaluate(compiled_model(), (IMAGES, LABELS), None, (IMAGES, labels),
                                                      epochs=1, batch_size=2, save=False, profile="quick"),
          {"labels": LABELS}, {"labels": "labels"}, ("test_data",)),
+    Case(cc.training.class_probabilities, {"model": tiny_model, "images": IMAGES},
+         {"model": "model", "images": "images", "outputs": "choice"}),
     Case(cc.training.describe_source, {"dataset": a_dataset}, {"dataset": "dataset"}),
     Case(cc.training.generalization_gap, {"run": None, "training_data": (IMAGES, LABELS),
                                           "validation_data": (IMAGES, LABELS)}, {"run": "run"}),

@@ -1,6 +1,7 @@
 """The offline-first loader: lookup order, checksums, subsets, scaling, errors."""
 
 import dataclasses
+import functools
 import gzip
 import hashlib
 import io
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from cnncourse import data
+from conftest import flip_bytes, truncate
 
 MIRROR = Path(os.environ.get("CNNCOURSE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 needs_mirror = pytest.mark.skipif(not (MIRROR / "fashion-mnist").is_dir(), reason="offline mirror not present")
@@ -29,8 +31,8 @@ def _write_idx(path: Path, array: np.ndarray) -> None:
 
 
 @pytest.fixture
-def tiny_dataset(tmp_path, monkeypatch):
-    """A registered 4-class dataset of 8x8 IDX files whose checksums we know."""
+def tiny_dataset(tmp_path, monkeypatch, private_cache):
+    """A registered 4-class dataset of 8x8 IDX files whose checksums we know; the cache is tmp_path / "cache"."""
     rng = np.random.default_rng(0)
     folder = tmp_path / "tiny"
     folder.mkdir()
@@ -48,7 +50,6 @@ def tiny_dataset(tmp_path, monkeypatch):
         formats=(data._idx_format(("tiny",), hashes),), split_sizes={"train": 400, "test": 100},
     )
     monkeypatch.setitem(data.DATASETS, "tiny", spec)
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.delenv("CNNCOURSE_DATA", raising=False)
     return tmp_path
@@ -184,34 +185,31 @@ def test_bad_arguments_get_clear_errors(tiny_dataset, arguments, error, message)
 
 
 @needs_mirror
-def test_mirror_fashion_mnist_is_verified_and_complete(tmp_path, monkeypatch):
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path))
+def test_mirror_fashion_mnist_is_verified_and_complete(private_cache):
     loaded = data.load("fashion_mnist", data_dir=MIRROR, allow_download=False, verbose=False)
     assert loaded.train_images.shape == (60_000, 28, 28, 1) and loaded.test_images.shape == (10_000, 28, 28, 1)
     assert np.bincount(loaded.train_labels).tolist() == [6_000] * 10
 
 
 @needs_mirror
-def test_deleting_a_byte_from_a_mirrored_file_fails_with_a_checksum_error(tmp_path, monkeypatch):
+def test_deleting_a_byte_from_a_mirrored_file_fails_with_a_checksum_error(tmp_path, private_cache):
     copy = tmp_path / "mirror"
     shutil.copytree(MIRROR / "fashion-mnist", copy / "fashion-mnist")
     target = copy / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
     content = target.read_bytes()
     target.chmod(0o644)
     target.write_bytes(content[:100] + content[101:])
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     with pytest.raises(data.DataIntegrityError, match="checksum mismatch.*t10k-labels-idx1-ubyte.gz"):
         data.load("fashion_mnist", data_dir=copy, allow_download=False, verbose=False)
 
 
 @needs_mirror
-def test_mnist_with_only_its_test_split_falls_back_to_carving_it_only_when_asked(monkeypatch, tmp_path):
+def test_mnist_with_only_its_test_split_falls_back_to_carving_it_only_when_asked(monkeypatch, tmp_path, private_cache):
     test_only = tmp_path / "mnist"
     test_only.mkdir()
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         shutil.copy(MIRROR / "mnist" / name, test_only / name)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CNNCOURSE_DATA", raising=False)
     with pytest.raises(data.DataNotFoundError, match="Only the test split was found"):
         data.load("mnist", data_dir=tmp_path, allow_download=False, verbose=False)
@@ -413,17 +411,8 @@ def _cache_file(tiny_dataset) -> Path:
     return cache_file
 
 
-def _truncate(path):
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _flip_a_bit(path):
-    content = bytearray(path.read_bytes())
-    content[len(content) // 2] ^= 0x01
-    path.write_bytes(bytes(content))
-
-
-@pytest.mark.parametrize("damage", [_truncate, _flip_a_bit, lambda path: path.write_bytes(b""),
+@pytest.mark.parametrize("damage", [truncate, functools.partial(flip_bytes, count=1, bits=0x01),
+                                    lambda path: path.write_bytes(b""),
                                     lambda path: path.write_bytes(np.random.default_rng(1).bytes(5000))],
                          ids=["truncated", "bit-flipped", "empty", "random bytes"])
 def test_a_damaged_cache_is_rebuilt_with_a_note(tiny_dataset, capsys, unwrap, damage):
@@ -514,17 +503,16 @@ def test_several_processes_can_fill_an_empty_cache_at_once(tiny_dataset):
 
 @needs_mirror
 @pytest.mark.slow
-def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch, unwrap):
+def test_a_chapter_runs_through_a_damaged_cache(tmp_path, monkeypatch, private_cache, unwrap):
     """Chapter 04 (Fashion-MNIST) with its decoded cache bit-flipped: it rebuilds the cache, says so, and runs."""
     import nbformat
     import papermill
 
-    monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("CNNCOURSE_DATA", str(MIRROR))
     monkeypatch.setenv("CNNCOURSE_WIDGETS", "off")
     data.load("fashion_mnist", verbose=False, allow_download=False)
     (cache_file,) = (tmp_path / "cache").glob("fashion_mnist-*.npz")
-    _flip_a_bit(cache_file)
+    flip_bytes(cache_file, count=1, bits=0x01)
     chapter = Path(__file__).resolve().parents[1] / "chapters" / "05_pooling.ipynb"
     output = tmp_path / "04.ipynb"
     papermill.execute_notebook(str(chapter), str(output), parameters={"profile": "quick"}, cwd=str(chapter.parent),

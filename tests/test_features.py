@@ -290,6 +290,20 @@ def test_map_statistics_measure_zeros_and_likeness_to_the_picture():
         map_statistics(model, batch[0], "copy")
 
 
+def test_pictures_are_averaged_down_by_area_to_maps_that_do_not_tile_them():
+    from cnncourse.features import _area_weights, _shrunk
+
+    np.testing.assert_allclose(_area_weights(4, 2), [[0.5, 0.5, 0, 0], [0, 0, 0.5, 0.5]])  # plain blocks
+    np.testing.assert_allclose(_area_weights(3, 2), [[2 / 3, 1 / 3, 0], [0, 1 / 3, 2 / 3]])  # the middle pixel split
+    pictures = np.random.default_rng(0).random((2, 100, 100))
+    shrunk = _shrunk(pictures, 47, 47)
+    assert shrunk.shape == (2, 47, 47)
+    np.testing.assert_allclose(shrunk.mean(axis=(1, 2)), pictures.mean(axis=(1, 2)))  # every pixel counted once
+    np.testing.assert_allclose(_shrunk(pictures, 50, 50), pictures.reshape(2, 50, 2, 50, 2).mean(axis=(2, 4)))
+    ramp = np.tile(np.arange(100.0), (1, 100, 1))
+    assert np.all(np.diff(_shrunk(ramp, 8, 8)[0, 0]) > 0), "a brighter side stays brighter"
+
+
 def test_map_likeness_scores_each_map_of_one_image():
     from cnncourse.features import map_likeness
 

@@ -670,6 +670,33 @@ def test_feature_map_figure_draws_the_layers_maps_under_a_title_naming_them(tiny
     assert _suptitle(by_index) == "first layer" and len(by_index.axes) == 4
 
 
+def test_feature_hierarchy_shows_each_layers_most_active_maps_row_by_row():
+    import keras
+
+    from cnncourse import features
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+                              keras.layers.MaxPooling2D(name="p1"), keras.layers.Conv2D(6, 3, name="c2")])
+    image = np.random.default_rng(1).random((12, 12, 1))
+    figure = plots.feature_hierarchy(model, image, ["c1", "c2"], maps=5, title="hierarchy")
+    assert _suptitle(figure) == "hierarchy" and len(figure.axes) == 2 * 6
+    labels = [text.get_text() for axis in figure.axes for text in axis.texts]
+    assert labels == ["c1\n10×10\n4 maps", "c2\n3×3\n6 maps"]
+    for row, layer in ((0, "c1"), (1, "c2")):
+        maps = features.feature_maps(model, image, layer)
+        chosen = np.argsort(-maps.mean(axis=(0, 1)), kind="stable")[:5]
+        panels = figure.axes[row * 6 + 1:(row + 1) * 6]
+        drawn = [axis for axis in panels if axis.images]
+        assert [axis.get_title() for axis in drawn] == [str(index) for index in chosen]
+        for axis, index in zip(drawn, chosen):
+            np.testing.assert_allclose(axis.images[0].get_array(), maps[:, :, index])
+    assert len([axis for axis in figure.axes[1:6] if axis.images]) == 4, "c1 has only 4 maps: one panel stays empty"
+    for bad, error in (("c1", TypeError), ([], TypeError), (["flat"], ValueError)):
+        with pytest.raises(error):
+            plots.feature_hierarchy(model, image, bad)
+
+
 def _stretched(weights):
     return (weights - weights.min()) / (weights.max() - weights.min())
 

@@ -13,6 +13,7 @@ import pytest
 
 from cnncourse import _runs, training
 from cnncourse.data import Dataset
+from conftest import flip_bytes, truncate
 
 
 pytestmark = pytest.mark.usefixtures("private_cache")  # tests/conftest.py: never the user's saved runs
@@ -81,6 +82,40 @@ def test_accuracy_is_computed_the_same_from_one_hot_labels():
                                     epochs=2, batch_size=32, name="tiny_one_hot", verbose=False)
     assert np.array_equal(run.test_labels, labels[160:])
     assert run.test_accuracy == pytest.approx(np.mean(run.test_predictions == labels[160:]))
+
+
+def test_a_single_sigmoid_unit_is_scored_as_a_two_class_classifier():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input(shape=(4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")], name="tiny_binary")
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    run = run_tiny(model=model, name="tiny_binary", epochs=10)
+    images, labels = tiny_data()
+    p = model.predict(images[160:], verbose=0)[:, 0]
+    np.testing.assert_allclose(run.test_probabilities, np.stack([1 - p, p], axis=1), rtol=1e-6)
+    assert np.array_equal(run.test_predictions, (p > 0.5).astype(int))
+    assert run.test_accuracy == pytest.approx(np.mean((p > 0.5) == labels[160:])) and run.test_accuracy > 0.8
+    gap = training.generalization_gap(run, (images[:120], labels[:120]), (images[120:160], labels[120:160]))
+    assert gap == pytest.approx(run.details["train accuracy"] - run.details["validation accuracy"])
+    with pytest.raises(ValueError, match="labels"):
+        training.fit_and_evaluate(model, (images[:10], labels[:10] + 2), None, (images[:10], labels[:10]),
+                                  epochs=1, batch_size=8)
+
+
+def test_class_probabilities_turns_logits_and_one_sigmoid_into_rows_that_sum_to_one():
+    images = tiny_data()[0][:5]
+    for units, activation, outputs in ((3, None, "logits"), (1, "sigmoid", "probabilities")):
+        model = keras.Sequential([keras.Input(shape=(4, 4, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(units, activation=activation)])
+        probabilities = training.class_probabilities(model, images, outputs)
+        assert probabilities.shape == (5, max(units, 2))
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="outputs"):
+        training.class_probabilities(model, images, "scores")
+    with pytest.raises(TypeError, match="Keras model"):
+        training.class_probabilities("model", images)
+    with pytest.raises(ValueError, match="images"):
+        training.class_probabilities(model, images[:, :3])
 
 
 def test_train_false_reloads_the_saved_run(private_cache, capsys):
@@ -476,18 +511,7 @@ def test_a_quiet_run_keeps_its_warnings(capsys):
 # ---------------------------------------------------------------- saved runs are verified on every load
 
 
-def _flip_bytes(path, count=64):
-    content = bytearray(path.read_bytes())
-    for offset in range(count):
-        content[len(content) // 2 + offset] ^= 0xFF
-    path.write_bytes(bytes(content))
-
-
-def _truncate(path):
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-@pytest.mark.parametrize("damage", [_flip_bytes, _truncate], ids=["64 flipped bytes", "truncated"])
+@pytest.mark.parametrize("damage", [flip_bytes, truncate], ids=["64 flipped bytes", "truncated"])
 def test_damaged_weights_are_refused_with_their_name_and_the_fix(private_cache, damage):
     run_tiny()
     damage(private_cache / "tiny_run.quick.weights.h5")
@@ -495,7 +519,7 @@ def test_damaged_weights_are_refused_with_their_name_and_the_fix(private_cache, 
         run_tiny(model=tiny_model(), train=False)
 
 
-@pytest.mark.parametrize("damage", [_truncate, lambda path: path.write_text(path.read_text().replace("0.", "0.9", 1)),
+@pytest.mark.parametrize("damage", [truncate, lambda path: path.write_text(path.read_text().replace("0.", "0.9", 1)),
                                     lambda path: path.write_text("")],
                          ids=["truncated", "a number changed", "empty"])
 def test_a_damaged_history_is_an_error_never_a_silent_retraining(private_cache, damage, capsys):
@@ -526,7 +550,7 @@ def test_a_shipped_run_with_a_damaged_file_names_the_git_command(tmp_path, monke
     copy = tmp_path / "weights"
     shutil.copytree(_runs.shipped_folder(), copy)
     monkeypatch.setattr(_runs, "shipped_folder", lambda: copy)
-    _flip_bytes(copy / "mnist_convnet.full.weights.h5")
+    flip_bytes(copy / "mnist_convnet.full.weights.h5")
     from cnncourse import models
 
     with pytest.raises(_runs.DamagedRun, match="git checkout -- cnncourse/weights/mnist_convnet.full.weights.h5"):
