@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -405,7 +406,14 @@ def ship(names, *, profile: str = "full", source=None, target=None, with_weights
 
 
 class Checkpoint(keras.callbacks.Callback):
-    """After every epoch, save everything needed to go on: weights, optimizer, history, seconds."""
+    """After an epoch, save everything needed to go on: weights, optimizer, history, seconds.
+
+    Written at most every ``interval`` seconds: an interrupted run loses at
+    most that much training, and a run of many short epochs (a few dozen
+    images each) does not spend its time writing files.
+    """
+
+    interval = 30.0
 
     def __init__(self, name: str, recipe: dict, history: dict, seconds: float, folder=None):
         super().__init__()
@@ -425,15 +433,14 @@ class Checkpoint(keras.callbacks.Callback):
         return self.folder / f"{self.stem}.checkpoint.json"
 
     def on_train_begin(self, logs=None):
-        import time
-
-        self.started = time.perf_counter()
+        self.started = self.written = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        import time
-
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if time.perf_counter() - self.written < self.interval:
+            return
+        self.written = time.perf_counter()
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = self.weights_path.with_name("partial-" + self.weights_path.name)
         self.model.save_weights(partial)

@@ -19,6 +19,12 @@ from conftest import flip_bytes, truncate
 pytestmark = pytest.mark.usefixtures("private_cache")  # tests/conftest.py: never the user's saved runs
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_every_epoch(monkeypatch):
+    """Tiny runs take milliseconds per epoch: checkpoint each one, so resuming can be tested."""
+    monkeypatch.setattr(_runs.Checkpoint, "interval", 0.0)
+
+
 def tiny_model(classes=2, compiled=True, loss="sparse_categorical_crossentropy"):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
@@ -187,6 +193,17 @@ def test_an_interrupted_training_resumes_from_its_last_epoch(monkeypatch, capsys
     assert resumed.resumed_after_epoch == 2
     reloaded = run_tiny(epochs=5, train=False)
     assert reloaded.loaded_from is not None and reloaded.resumed_after_epoch == 2, "the record keeps the resume"
+
+
+def test_checkpoints_are_written_at_most_once_per_interval(monkeypatch):
+    writes = []
+    monkeypatch.setattr(_runs, "_write_text_atomically", lambda path, text: writes.append(json.loads(text)))
+    monkeypatch.setattr(_runs.Checkpoint, "interval", 3600.0)
+    run_tiny(epochs=4, verbose=False, save=False)
+    assert writes == [], "four epochs of milliseconds: no checkpoint within the hour"
+    monkeypatch.setattr(_runs.Checkpoint, "interval", 0.0)
+    run_tiny(epochs=4, verbose=False, save=False, name="tiny_every_epoch")
+    assert [state["epochs_done"] for state in writes] == [1, 2, 3, 4]
 
 
 def test_a_checkpoint_of_another_recipe_is_not_resumed(monkeypatch, capsys):
