@@ -11,6 +11,7 @@ import math
 import numbers
 import re
 
+import keras
 import numpy as np
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -28,6 +29,28 @@ def integer(value, what: str, *, minimum: int | None = None, example: str = "3")
     if minimum is not None and value < minimum:
         raise ValueError(f"{what} must be at least {minimum}, got {value!r}")
     return int(value)
+
+
+MAX_SEED = 2**32 - 1  # NumPy's and Keras's generators take seeds up to here
+
+
+def seed(value, what: str = "seed") -> int:
+    """A random seed: an integer from 0 to 2**32 - 1, the range every generator of the course accepts."""
+    value = integer(value, what, minimum=0, example="0")
+    if value > MAX_SEED:
+        raise ValueError(f"{what} must be at most 2**32 - 1 = {MAX_SEED:,}, got {value:,}; any smaller number "
+                         "works as well")
+    return value
+
+
+def built_model(model, what: str = "model"):
+    """A Keras model whose weights exist: an unbuilt one has no shapes and no weights to read or train."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{what} must be a Keras model, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"{what} {model.name!r} is not built yet, so it has no weights: start it with "
+                         "keras.Input(shape=...) or call it once on a batch of images")
+    return model
 
 
 def positive_int(value, what: str, *, example: str = "3") -> int:
@@ -90,6 +113,9 @@ def class_labels(labels, what: str = "labels", num_classes: int | None = None) -
     """
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
+        if num_classes is not None and labels.shape[1] != num_classes:
+            raise ValueError(f"{what} are one-hot with {labels.shape[1]} columns, but there are {num_classes} "
+                             "classes: pass class numbers, or one column per class")
         labels = labels.argmax(axis=1)
     elif labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]

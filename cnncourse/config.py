@@ -195,7 +195,7 @@ def settings(profile: str = "auto", *, quick: dict, full: dict, seed: int = 0, t
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and the backend so a rerun gives the same numbers."""
-    keras.utils.set_random_seed(_validate.integer(seed, "seed", minimum=0, example="0"))
+    keras.utils.set_random_seed(_validate.seed(seed))
 
 
 def _version(package: str) -> str | None:

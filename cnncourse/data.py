@@ -429,7 +429,7 @@ class Dataset:
         fraction = _validate.number(fraction, "fraction")
         if not 0 < fraction < 1:
             raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction!r}")
-        seed = _validate.integer(seed, "seed", minimum=0, example="0")
+        seed = _validate.seed(seed)
         count = len(self.train_labels)
         held = round(fraction * count)
         if not 1 <= held <= count - 1:
@@ -496,6 +496,9 @@ def _places(spec: DatasetSpec, data_dir) -> list[tuple[str, Path]]:
     """Where to look, in order, each with the reason it is on the list."""
     places = []
     if data_dir is not None:
+        if not isinstance(data_dir, (str, os.PathLike)) or not str(data_dir).strip():
+            raise TypeError(f"data_dir must be the path of a folder (a string or a pathlib.Path), such as "
+                            f"'../shared/data'; got {data_dir!r}")
         places.append(("data_dir argument", Path(data_dir).expanduser()))
     if os.environ.get(DATA_ENVIRONMENT_VARIABLE):
         places.append((f"{DATA_ENVIRONMENT_VARIABLE} folder", Path(os.environ[DATA_ENVIRONMENT_VARIABLE]).expanduser()))
@@ -783,7 +786,7 @@ def load(
     spec = _spec(name)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
-    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    seed = _validate.seed(seed)
     for size, split in ((train_size, "train"), (test_size, "test")):
         _check_size(size, split, available=None)  # the kind of value now, before any decoding
     stored, paths, where = locate(name, data_dir, allow_download=allow_download, test_only_fallback=test_only_fallback)

@@ -439,8 +439,7 @@ def largest_weight_norms(model: keras.Model) -> dict:
     and ``MaxNorm(c, axis=0)`` for a dense layer, so it shows whether a cap
     would ever bite, and how much a weight penalty kept the weights small.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"largest_weight_norms takes a Keras model, got {type(model).__name__}")
+    _validate.built_model(model)
     norms = {}
     for name, layer in _layers_within(model):
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):

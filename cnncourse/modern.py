@@ -527,7 +527,10 @@ class AugmentedBatches(keras.utils.PyDataset):
                              "every batch would be incomplete and dropped")
         self.flip = _validate.one_of(flip, ("alternating", "random", "none"), "flip")
         self.translate = _validate.integer(translate, "translate", minimum=0, example="2")
-        self.seed = _validate.integer(seed, "seed", minimum=0, example="0")
+        if self.translate >= min(self.images.shape[1:3]):
+            raise ValueError(f"translate={self.translate} must be smaller than the images "
+                             f"({self.images.shape[1]}x{self.images.shape[2]}): a shift that large leaves no picture")
+        self.seed = _validate.seed(seed)
         self.padded = np.pad(self.images, ((0, 0), (self.translate,) * 2, (self.translate,) * 2, (0, 0)),
                              mode="reflect") if self.translate else self.images
         self.starts_mirrored = np.random.default_rng([self.seed, 1]).random(len(self.images)) < 0.5
@@ -662,8 +665,7 @@ def predict_logits(model: keras.Model, images, level: int = 2, batch_size: int =
     The network saw flips and shifts in training; asking it about several
     views and averaging cancels part of each view's error.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    _validate.built_model(model)
     images = _validate.model_inputs(_validate.images(images, "images"), model, "images")
     if isinstance(level, (bool, np.bool_)) or level not in (0, 1, 2):
         raise ValueError(f"level must be 0 (none), 1 (mirror) or 2 (mirror and shifts), got {level!r}")
@@ -732,7 +734,7 @@ def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, v
     from cnncourse import training
 
     recipe = recipe_with(**changes)
-    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    seed = _validate.seed(seed)
     model, batches, callbacks, test_images = _prepared(data, recipe, seed)
     if recipe["whitening"]:
         set_whitening(model, batches.images[:5000])
@@ -770,7 +772,7 @@ def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, 
     from cnncourse import config
 
     recipe = recipe_with(**changes)
-    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    seed = _validate.seed(seed)
     if not train:
         model = compile_network(build_network(recipe, input_shape=data.train_images.shape[1:],
                                               num_classes=data.num_classes), recipe, 1)
@@ -794,7 +796,7 @@ def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
     sees the same results in seconds, whatever profile the chapter runs in.
     """
     recipe = recipe_with(**changes)
-    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    seed = _validate.seed(seed)
     name = run_name(variant, seed)
     found = _runs.find(name, {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
                               "train_size": FULL_TRAIN_IMAGES, "optimizer": f"SGD(momentum={recipe['momentum']})"})
@@ -911,7 +913,7 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
     trains them once, and the chapter reads their records (``recorded``).
     """
     profile = _validate.one_of(profile, ("quick", "full"), "profile")
-    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    seed = _validate.seed(seed)
     if profile == "quick":
         return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "ablations": []}
     narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]

@@ -165,8 +165,7 @@ def class_probabilities(model, images, outputs: str = "probabilities") -> np.nda
     p for class 1, so class 0 gets 1 - p. Every prediction in the course goes
     through here, so a binary network is scored like any other.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    _validate.built_model(model)
     _validate.one_of(outputs, ("probabilities", "logits"), "outputs")
     images = _validate.model_inputs(images, model, "images")
     if len(images) == 0:
@@ -214,12 +213,13 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
 
     Only ``model.fit`` is timed: data loading and prediction are not training.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    _validate.built_model(model)
     if not model.compiled:
         raise ValueError(f"compile {model.name!r} first (optimizer, loss, metrics=['accuracy']), then train it")
     epochs = _validate.positive_int(epochs, "epochs", example="10")
     batch_size = _validate.positive_int(batch_size, "batch_size", example="32")
+    for value, what in ((train, "train"), (save, "save"), (verbose, "verbose")):
+        _validate.flag(value, what)
     name = _validate.run_name(name if name is not None else model.name)
     callbacks = list(callbacks)
     if not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks):
@@ -519,7 +519,8 @@ def class_report(true_labels, predicted_labels, class_names) -> ResultsTable:
     rows.append({"class": "macro average",
                  **{key: float(np.nanmean(scores[key])) for key in ("precision", "recall", "f1")},
                  "support": int(scores["support"].sum())})
-    accuracy = float(np.mean(np.asarray(true_labels).ravel() == np.asarray(predicted_labels).ravel()))
+    accuracy = float(np.mean(_validate.class_labels(true_labels, "true_labels")
+                             == _validate.class_labels(predicted_labels, "predicted_labels")))
     rows.append({"class": "accuracy", "f1": accuracy, "support": int(scores["support"].sum())})
     return results_table(rows, columns=["class", "precision", "recall", "f1", "support"])
 
@@ -536,6 +537,13 @@ def generalization_gap(run: TrainingRun, training_data, validation_data) -> floa
     """
     if not isinstance(run, TrainingRun):
         raise TypeError(f"run must be a TrainingRun from fit_and_evaluate, got {type(run).__name__}")
+    for pair, what in ((training_data, "training_data"), (validation_data, "validation_data")):
+        if run.model is not None:
+            _checked_pair(pair, what, run.model)  # images the model takes, labels within its classes
+        else:
+            images, labels = _pair(pair, what)
+            _validate.finite_array(images, f"{what} images")
+            _validate.class_labels(labels, f"{what} labels")
 
     def measure(model):
         accuracies = []

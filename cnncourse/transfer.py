@@ -74,8 +74,9 @@ def class_subset(images, labels, classes):
     """The images of the given classes, relabelled 0, 1, ... in the order of ``classes``."""
     labels = _validate.class_labels(labels, "labels")
     _validate.same_length(_validate.finite_array(images, "images"), labels, "images", "labels")
-    if isinstance(classes, (str, bytes)) or not hasattr(classes, "__iter__"):
-        raise TypeError(f"classes must be a list of class numbers, such as (5, 6, 7, 8, 9); got {classes!r}")
+    if isinstance(classes, (str, bytes, set, frozenset, dict)) or not hasattr(classes, "__iter__"):
+        raise TypeError(f"classes must be a list or tuple of class numbers, such as (5, 6, 7, 8, 9): their order "
+                        f"gives the new labels 0, 1, ...; got {classes!r}")
     classes = [_validate.integer(value, "a class", minimum=0) for value in classes]
     if len(set(classes)) != len(classes) or not classes:
         raise ValueError(f"classes must be distinct class numbers, such as (5, 6, 7, 8, 9); got {classes}")
@@ -93,7 +94,7 @@ def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
     """
     labels = _validate.class_labels(labels, "labels")
     per_class = _validate.positive_int(per_class, "per_class", example="50")
-    seed = _validate.integer(seed, "seed", minimum=0, example="0")
+    seed = _validate.seed(seed)
     rng = np.random.default_rng(seed)
     chosen = []
     for label in np.unique(labels):
@@ -107,6 +108,7 @@ def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
 
 def to_cifar_shape(images) -> np.ndarray:
     """28x28 grey images as 32x32x3: zero-padded by 2 pixels, the grey copied into R, G and B."""
+    _validate.finite_array(images, "images")  # numbers, finite: checked, then used as given (dtype kept)
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -278,8 +280,7 @@ def classifier(backbone: keras.Model, num_classes: int) -> keras.Model:
     in inference mode once the backbone is unfrozen (``fit`` passes
     ``training=True`` down to them): ``unfreeze`` is what does.
     """
-    if not isinstance(backbone, keras.Model):
-        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    _validate.built_model(backbone, "backbone")
     num_classes = _validate.class_count(num_classes)
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
     features = backbone(inputs, training=False)
@@ -411,7 +412,14 @@ def summarize(rows, arms=None) -> "training.ResultsTable":
     """Mean test accuracy of each arm for each k, with the spread over seeds (min to max)."""
     if not rows or not all(isinstance(row, dict) for row in rows):
         raise TypeError("rows must be the list that compare_arms returns")
-    arms = list(arms) if arms is not None else list(dict.fromkeys(row["arm"] for row in rows))
+    present = list(dict.fromkeys(row.get("arm") for row in rows))
+    if arms is None:
+        arms = present
+    elif isinstance(arms, (str, bytes)) or not isinstance(arms, (list, tuple)) or not arms:
+        raise TypeError(f"arms must be a list of arm names, such as ['scratch', 'frozen']; got {arms!r}")
+    elif [arm for arm in arms if arm not in present]:
+        raise ValueError(f"no rows for the arm(s) {[arm for arm in arms if arm not in present]}; the rows have "
+                         f"{present}")
     table = []
     for shots_per_class in sorted({row["k"] for row in rows}):
         line = {"k": shots_per_class}

@@ -64,6 +64,12 @@ def explorer(figure_function, fixed: dict | None = None, **controls):
     both = sorted(set(fixed) & set(controls))
     if both:
         raise ValueError(f"{', '.join(both)} cannot be both fixed and controlled; remove it from one of them.")
+    for name, control in controls.items():
+        if isinstance(control, tuple) and len(control) in (2, 3) and all(
+                isinstance(value, (int, float)) and not isinstance(value, bool) for value in control):
+            if not control[0] < control[1]:
+                raise ValueError(f"the slider {name}={control!r} must run from low to high, such as "
+                                 f"{name}=({min(control[:2])}, {max(control[:2])})")
     if os.environ.get(WIDGETS_ENVIRONMENT_VARIABLE, "on").strip().lower() in ("off", "0", "false", "no"):
         return None  # an unattended run (CI, a recording): the figure beside the explorer shows the same function
 

@@ -50,7 +50,8 @@ CLASSICS = {
                        st.just("3"), st.just(None), st.just(np.float64(3.0)), st.just([3])),
     "count_or_none": st.one_of(st.integers(max_value=0), st.floats(allow_nan=True), st.booleans(),
                                st.text(max_size=3)),
-    "seed": st.one_of(st.integers(max_value=-1), st.floats(allow_nan=True), st.booleans(), st.text(max_size=3)),
+    "seed": st.one_of(st.integers(max_value=-1), st.integers(min_value=2**32), st.floats(allow_nan=True),
+                      st.booleans(), st.text(max_size=3)),
     # a share strictly between 0 and 1
     "fraction": st.one_of(st.floats(max_value=0.0), st.floats(min_value=1.0), st.just(math.nan), st.booleans(),
                           st.text(max_size=3)),
@@ -93,16 +94,26 @@ CLASSICS = {
     "name": st.one_of(st.text(min_size=1, max_size=8).filter(lambda text: text.isalpha()).map(lambda t: t + "_x"),
                       st.integers(), st.just(None), st.just(["cifar10"])),
     "model": st.one_of(st.just("small_convnet"), st.integers(), st.just(None), st.just(np.zeros(3)),
-                       st.just(keras.layers.Dense(3))),
+                       st.just(keras.layers.Dense(3)), st.just(keras.Sequential([keras.layers.Dense(3)], name="unbuilt"))),
     "model_or_name": st.one_of(st.just("no_such_model"), st.integers(), st.just(None), st.just(np.zeros(3))),
     "integer": st.one_of(st.floats(allow_nan=True).filter(lambda value: not float(value).is_integer()),
                          st.just("1"), st.just(None), st.booleans()),
     "level": st.one_of(st.integers(min_value=3), st.integers(max_value=-1), st.just("2"), st.just(None),
                        st.just(1.5)),
     "layers": st.one_of(st.just(456), st.just("block3_conv1"), st.just([]), st.just(["no_such_layer"]),
-                        st.just([3])),
+                        st.just([3]), st.just({"conv"})),
+    # names of things where order matters or each must exist: arms of a comparison, classes to keep
+    "names": st.one_of(st.just("frozen"), st.just({"frozen"}), st.just([]), st.just(["thawed"]), st.integers(),
+                       st.just([1.5])),
+    "class_list": st.one_of(st.just({1, 0}), st.just("01"), st.just([0.5, 1]), st.just([0, 0]), st.just([]),
+                            st.just([-1]), st.integers()),
+    # class labels where indices belong: one-hot of the wrong width, fractions, out of range
+    "index_labels": st.one_of(st.just(np.eye(4)[[0, 1, 2]]), st.just(np.array([0.5, 1, 2])),
+                              st.just(np.array([0, 1, 12])), st.just(np.array(["a", "b", "c"]))),
+    "path": st.one_of(st.integers(), st.just(["data"]), st.just(""), st.just(3.5)),
+    "slider": st.one_of(st.just((5, 1)), st.just((3, 3)), st.just((2.0, -2.0))),
     "choice": st.one_of(st.text(max_size=6).map(lambda text: text + "?"), st.integers(), st.just(None)),
-    "flag": st.one_of(st.just("False"), st.just("yes"), st.integers(min_value=2), st.just(None), st.floats()),
+    "flag": st.one_of(st.just("False"), st.just("yes"), st.integers(), st.just(None), st.floats()),
     "class_names": st.one_of(st.just("cat"), st.just([1, 2, 3]), st.just(["a", "b"]), st.just(None), st.integers()),
     "names_for_labels": st.one_of(st.just("cat"), st.just([1, 2, 3]), st.just(["a", "b"]), st.integers()),
     "history": st.one_of(st.just({}), st.just([]), st.just("loss"), st.just({"loss": ["x", "y"]}),
@@ -146,6 +157,15 @@ CLASSES = tuple("abcdefghij")
 PROBABILITIES = np.full((3, 10), 0.1)
 
 
+def a_run():
+    """A finished tiny run, trained once and reused (its gap is measured afresh for each pair of arrays)."""
+    if not hasattr(a_run, "run"):
+        a_run.run = cc.training.fit_and_evaluate(compiled_model(), (IMAGES, LABELS), None, (IMAGES, LABELS), epochs=1,
+                                                 batch_size=2, save=False, verbose=False, profile="quick")
+    a_run.run.measurements.clear()
+    return a_run.run
+
+
 def a_dataset():
     return cc.data.Dataset("toy", IMAGES, LABELS, IMAGES, LABELS, CLASSES, "made in the test")
 
@@ -187,7 +207,8 @@ CASES = [
     # data
     Case(cc.data.load, {"name": "fashion_mnist", "verbose": False},
          {"name": "name", "train_size": "count_or_none", "test_size": "count_or_none", "scale": "choice",
-          "seed": "seed"}),
+          "seed": "seed", "data_dir": "path"}),
+    Case(lambda x: cc.widgets.explorer(lambda x=1: matplotlib.pyplot.figure(), x=x), {"x": (1, 5)}, {"x": "slider"}),
     Case(lambda fraction, seed=0: a_dataset().validation_split(fraction, seed), {"fraction": 0.5},
          {"fraction": "fraction", "seed": "seed"}),
     # features
@@ -271,13 +292,25 @@ CASES = [
     Case(cc.training.describe_source, {"dataset": a_dataset}, {"dataset": "dataset"}),
     Case(cc.training.generalization_gap, {"run": None, "training_data": (IMAGES, LABELS),
                                           "validation_data": (IMAGES, LABELS)}, {"run": "run"}),
+    Case(lambda images: cc.training.generalization_gap(a_run(), (images, LABELS), (IMAGES, LABELS)),
+         {"images": IMAGES}, {"images": "images"}, ("training_data",)),
+    Case(lambda labels: cc.training.generalization_gap(a_run(), (IMAGES, LABELS), (IMAGES, labels)),
+         {"labels": LABELS}, {"labels": "labels"}, ("validation_data",)),
+    Case(lambda labels: cc.training.class_report(labels, LABELS, CLASSES), {"labels": LABELS},
+         {"labels": "index_labels"}, ("true_labels",)),
+    Case(lambda flag: cc.training.fit_and_evaluate(compiled_model(), (IMAGES, LABELS), None, (IMAGES, LABELS),
+                                                   epochs=1, batch_size=2, save=False, profile="quick", train=flag),
+         {"flag": True}, {"flag": "flag"}, ("train",)),
     # transfer
     Case(cc.transfer.classifier, {"backbone": tiny_model, "num_classes": 3}, {"backbone": "model",
                                                                               "num_classes": "count"}),
     Case(cc.transfer.few_shot, {"labels": np.repeat(np.arange(10), 5), "per_class": 2},
          {"labels": "labels", "per_class": "count", "seed": "seed"}),
     Case(cc.transfer.class_subset, {"images": IMAGES, "labels": LABELS, "classes": [0, 1]},
-         {"images": "batch", "labels": "class_numbers"}),
+         {"images": "batch", "labels": "class_numbers", "classes": "class_list"}, ("a class",)),
+    Case(cc.transfer.summarize, {"rows": [{"k": 10, "seed": 0, "arm": "frozen", "test accuracy": 0.5}]},
+         {"arms": "names"}, ("arm",)),
+    Case(cc.transfer.to_cifar_shape, {"images": np.zeros((2, 28, 28))}, {"images": "any_images"}),
     Case(cc.transfer.backbone_record, {"name": "cifar5"}, {"name": "name"}),
     Case(cc.transfer.pretrain_backbone, {"name": "fashion", "epochs": 1, "train": False},
          {"train_size": "count_or_none", "epochs": "count_or_none", "name": "name"}),
