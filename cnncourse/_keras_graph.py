@@ -8,11 +8,20 @@ a layer was built with).
 
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 
 from cnncourse import _validate
+
+
+def built_model(model, what: str = "model"):
+    """A Keras model whose weights exist: an unbuilt one has no shapes and no weights to read or train."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{what} must be a Keras model, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"{what} {model.name!r} is not built yet, so it has no weights: start it with "
+                         "keras.Input(shape=...) or call it once on a batch of images")
+    return model
 
 
 def check_model(model) -> None:

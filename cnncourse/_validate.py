@@ -11,7 +11,6 @@ import math
 import numbers
 import re
 
-import keras
 import numpy as np
 
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -41,16 +40,6 @@ def seed(value, what: str = "seed") -> int:
         raise ValueError(f"{what} must be at most 2**32 - 1 = {MAX_SEED:,}, got {value:,}; any smaller number "
                          "works as well")
     return value
-
-
-def built_model(model, what: str = "model"):
-    """A Keras model whose weights exist: an unbuilt one has no shapes and no weights to read or train."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"{what} must be a Keras model, got {type(model).__name__}")
-    if not model.built:
-        raise ValueError(f"{what} {model.name!r} is not built yet, so it has no weights: start it with "
-                         "keras.Input(shape=...) or call it once on a batch of images")
-    return model
 
 
 def positive_int(value, what: str, *, example: str = "3") -> int:

@@ -844,6 +844,8 @@ def source_of(test_images, test_labels) -> str | None:
     Lets a run record name its data without every chapter passing the
     dataset along: a test set's labels and pixels identify the load that gave them.
     """
+    _validate.same_length(_validate.finite_array(test_images, "test_images"),
+                          _validate.class_labels(test_labels, "test_labels"), "test_images", "test_labels")
     return _LOADED_TEST_SETS.get(_test_set_key(test_images, test_labels))
 
 

@@ -24,7 +24,7 @@ import inspect
 
 import keras
 
-from cnncourse import _validate
+from cnncourse import _keras_graph, _validate
 from cnncourse._summaries import LayerRow, LayerTable, layer_table, summary_quiz, summary_quiz_template
 
 __all__ = ["LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table", "names", "summary_quiz",
@@ -439,7 +439,7 @@ def largest_weight_norms(model: keras.Model) -> dict:
     and ``MaxNorm(c, axis=0)`` for a dense layer, so it shows whether a cap
     would ever bite, and how much a weight penalty kept the weights small.
     """
-    _validate.built_model(model)
+    _keras_graph.built_model(model)
     norms = {}
     for name, layer in _layers_within(model):
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):

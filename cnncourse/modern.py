@@ -30,7 +30,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from cnncourse import _runs, _validate
+from cnncourse import _keras_graph, _runs, _validate
 
 __all__ = ["ABLATIONS", "MUON_CHANGES", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "Muon", "ScaledBias",
            "TriangleSchedule", "build_network", "compile_network", "newton_schulz", "predict_logits", "recipe_with",
@@ -401,10 +401,12 @@ def newton_schulz(matrix, steps: int = 3):
     coefficients favour speed over precision: the singular values end up
     between about 0.5 and 1.5, which trains just as well.
     """
-    if steps < 0 or int(steps) != steps:
-        raise ValueError(f"steps must be a whole number of iterations, such as 3, got {steps!r}")
-    if len(matrix.shape) != 2:
-        raise ValueError(f"newton_schulz takes a matrix (2-D), got shape {tuple(matrix.shape)}")
+    steps = _validate.positive_int(steps, "steps", example="3")
+    if not hasattr(matrix, "shape") or len(matrix.shape) != 2 or 0 in tuple(matrix.shape):
+        raise ValueError(f"matrix must be 2-D (a kernel reshaped to (k·k·c_in, c_out)), got "
+                         f"{getattr(matrix, 'shape', type(matrix).__name__)}")
+    if isinstance(matrix, np.ndarray) and not np.all(np.isfinite(matrix)):  # tensors in a traced step: not here
+        raise ValueError("matrix contains NaN or infinite values: an update built from it would be too")
     a, b, c = NEWTON_SCHULZ_COEFFICIENTS
     x = ops.cast(matrix, "float32")
     x = x / (ops.sqrt(ops.sum(ops.square(x))) + 1e-7)  # the largest singular value is now at most 1
@@ -665,7 +667,7 @@ def predict_logits(model: keras.Model, images, level: int = 2, batch_size: int =
     The network saw flips and shifts in training; asking it about several
     views and averaging cancels part of each view's error.
     """
-    _validate.built_model(model)
+    _keras_graph.built_model(model)
     images = _validate.model_inputs(_validate.images(images, "images"), model, "images")
     if isinstance(level, (bool, np.bool_)) or level not in (0, 1, 2):
         raise ValueError(f"level must be 0 (none), 1 (mirror) or 2 (mirror and shifts), got {level!r}")

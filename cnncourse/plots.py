@@ -209,7 +209,7 @@ def remedy_curves(histories: dict, baseline: str, metric: str = "val_accuracy", 
     values = {label: _validate.history(history, f"the history of {label!r}") for label, history in histories.items()}
     for label, history in values.items():
         if metric not in history:
-            raise ValueError(f"the history of {label!r} has no {metric!r}; it records {sorted(history)}")
+            raise ValueError(f"the history of {label!r} has no metric {metric!r}; it records {sorted(history)}")
     variants = [label for label in values if label != baseline]
     rows = -(-len(variants) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.5 * rows + 0.4), sharex=True, sharey=True,
@@ -462,6 +462,8 @@ def accuracy_vs_shift(shifts, accuracies, chance: float | None = None, title: st
     if not isinstance(accuracies, dict) or not accuracies:
         raise TypeError("accuracies must be a dict {model name: one accuracy per shift}, "
                         f"got {type(accuracies).__name__}")
+    if chance is not None:
+        chance = _validate.number(chance, "chance", minimum=0, maximum=1)
     for name, values in accuracies.items():
         if len(values) != len(shifts):
             raise ValueError(f"accuracies[{name!r}] has {len(values)} values for {len(shifts)} shifts; "

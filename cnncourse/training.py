@@ -29,7 +29,7 @@ import time
 import keras
 import numpy as np
 
-from cnncourse import config, data, _runs, _tables, _text, _validate
+from cnncourse import config, data, _keras_graph, _runs, _tables, _text, _validate
 
 __all__ = [
     "EpochProgress",
@@ -165,7 +165,7 @@ def class_probabilities(model, images, outputs: str = "probabilities") -> np.nda
     p for class 1, so class 0 gets 1 - p. Every prediction in the course goes
     through here, so a binary network is scored like any other.
     """
-    _validate.built_model(model)
+    _keras_graph.built_model(model)
     _validate.one_of(outputs, ("probabilities", "logits"), "outputs")
     images = _validate.model_inputs(images, model, "images")
     if len(images) == 0:
@@ -213,7 +213,7 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
 
     Only ``model.fit`` is timed: data loading and prediction are not training.
     """
-    _validate.built_model(model)
+    _keras_graph.built_model(model)
     if not model.compiled:
         raise ValueError(f"compile {model.name!r} first (optimizer, loss, metrics=['accuracy']), then train it")
     epochs = _validate.positive_int(epochs, "epochs", example="10")
@@ -362,12 +362,14 @@ def data_identity(train_data, test_data, source: str | None = None) -> dict:
     lossy copy, another subset, another split) would be a different result.
     A ``PyDataset`` counts by the images and labels it augments.
     """
+    if source is not None and not isinstance(source, str):
+        raise TypeError(f"source must be a description in words (a str) or None, got {source!r}")
     if isinstance(train_data, keras.utils.PyDataset):
         arrays = (getattr(train_data, "images", None), getattr(train_data, "labels", None))
         train = _arrays_sha256(*arrays) if all(array is not None for array in arrays) else None
     else:
-        train = _arrays_sha256(*train_data)
-    return {"source": source, "train sha256": train, "test sha256": _arrays_sha256(*test_data)}
+        train = _arrays_sha256(*_pair(train_data, "train_data"))
+    return {"source": source, "train sha256": train, "test sha256": _arrays_sha256(*_pair(test_data, "test_data"))}
 
 
 def _on_this_data(record: dict, data_used: dict) -> bool:
@@ -627,15 +629,19 @@ def results_table(runs, columns=None) -> ResultsTable:
 
     Without ``columns`` it shows every column any row has, in first-seen order.
     """
+    if isinstance(runs, (str, bytes, dict)) or not hasattr(runs, "__iter__"):
+        raise TypeError(f"runs must be a list of TrainingRun objects or dicts, got {type(runs).__name__}")
     rows = [run.row() if isinstance(run, TrainingRun) else run for run in runs]
     if not rows or not all(isinstance(row, dict) for row in rows):
         raise TypeError("runs must be a non-empty list of TrainingRun objects or dicts")
     if columns is None:
         columns = list(dict.fromkeys(key for row in rows for key in row))
+    elif isinstance(columns, (str, bytes)) or not isinstance(columns, (list, tuple)) or not columns:
+        raise TypeError(f"columns must be a list of column names such as ['model', 'test accuracy'], got {columns!r}")
     unknown = [column for column in columns if not any(column in row for row in rows)]
     if unknown:
         available = list(dict.fromkeys(key for row in rows for key in row))
-        raise ValueError(f"no row has the column(s) {unknown}; the rows have {available}")
+        raise ValueError(f"columns {unknown} are in no row; the rows have {available}")
     return ResultsTable(rows=rows, columns=list(columns))
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cnncourse import config, data, models, _runs, _text, training, _validate
+from cnncourse import config, data, models, _keras_graph, _runs, _text, training, _validate
 
 __all__ = [
     "ARMS",
@@ -280,7 +280,7 @@ def classifier(backbone: keras.Model, num_classes: int) -> keras.Model:
     in inference mode once the backbone is unfrozen (``fit`` passes
     ``training=True`` down to them): ``unfreeze`` is what does.
     """
-    _validate.built_model(backbone, "backbone")
+    _keras_graph.built_model(backbone, "backbone")
     num_classes = _validate.class_count(num_classes)
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
     features = backbone(inputs, training=False)

@@ -383,7 +383,7 @@ def test_newton_schulz_keeps_the_singular_vectors_and_pushes_the_singular_values
 
 
 def test_newton_schulz_refuses_what_is_not_a_matrix():
-    with pytest.raises(ValueError, match="takes a matrix"):
+    with pytest.raises(ValueError, match="matrix must be 2-D"):
         modern.newton_schulz(np.zeros((2, 3, 4), np.float32))
 
 

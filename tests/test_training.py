@@ -482,7 +482,7 @@ def test_results_table_text_and_html():
     assert "1,707,274" in lines[2] and "0.4712" in lines[2] and "12.3" in lines[2]
     assert lines[3].rstrip().endswith("–"), "a missing value shows as a dash"
     assert "<td>convnet</td>" in table._repr_html_()
-    with pytest.raises(ValueError, match="no row has"):
+    with pytest.raises(ValueError, match="are in no row"):
         training.results_table(rows, columns=["model", "colour"])
     with pytest.raises(TypeError, match="non-empty"):
         training.results_table([])
