@@ -855,8 +855,9 @@ CHROMA_SUBSAMPLINGS = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}  # Pillow's codes
 def jpeg_copy(dataset: Dataset, *, quality: int = 75, chroma_subsampling: str = "4:2:0") -> Dataset:
     """The same dataset with every image saved as a JPEG and read back: what a lossy copy costs, measurable.
 
-    JPEG keeps the brightness of each 8x8 block coarsely (``quality`` sets how
-    coarsely) and, with ``"4:2:0"``, one colour sample per 2x2 pixels. The
+    JPEG describes each 8x8 block as patterns from coarse to fine and stores the
+    fine ones coarsely (``quality`` sets how coarsely); with ``"4:2:0"`` it keeps
+    one colour sample per 2x2 pixels. Pillow's encoder makes the copy. The
     labels and order stay; only pixels change. Works on datasets loaded with
     ``scale="unit"`` or ``scale="none"``; the copy has the same scale.
     """

@@ -683,7 +683,8 @@ def recorded_run(name: str, profile: str = "full") -> TrainingRun:
         details=dict(record.get("details", {})), loaded_from=_runs.describe_origin(path),
         resumed_after_epoch=record.get("resumed_after_epoch"), backend=record.get("backend"), record_path=path,
         measurements=dict(record.get("measured", {})))
-    _log_run(run, record=record)  # a page that shows it counts its training time too
+    if config.current_profile() == profile:  # a page of this profile shows it: count its training time too
+        _log_run(run, record=record)  # (a quick page quoting a full run did not need that training)
     return run
 
 

@@ -308,6 +308,20 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
     assert accuracy_only.test_predictions is None and accuracy_only.test_accuracy == trained.test_accuracy
 
 
+def test_a_recorded_run_counts_in_a_pages_note_only_when_the_page_has_its_profile(tmp_path, monkeypatch):
+    from cnncourse import config
+
+    monkeypatch.setattr(config, "_current", config._current)  # the settings below are undone after the test
+    run_tiny(name="tiny_logged", profile="full", verbose=False)
+    log = tmp_path / "runs.jsonl"
+    monkeypatch.setenv(_runs.RUN_LOG_ENVIRONMENT_VARIABLE, str(log))
+    for profile in ("quick", "full"):
+        config.settings(profile, quick={}, full={})
+        training.recorded_run("tiny_logged")
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [entry["name"] for entry in logged] == ["tiny_logged"], "only the full page counts the full run"
+
+
 def test_recorded_run_reads_the_full_profile_record_whatever_the_profile(capsys):
     trained = run_tiny(profile="full", name="tiny_book")
     book = training.recorded_run("tiny_book")
