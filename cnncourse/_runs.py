@@ -42,7 +42,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from cnncourse import _validate, data
+from cnncourse import _text, _validate, data
 
 WEIGHTS_SUFFIX = ".weights.h5"
 HISTORY_SUFFIX = ".history.json"
@@ -208,6 +208,11 @@ def _write_text_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def recorded_predictions(record: dict, path: Path) -> np.ndarray | None:
+    """The test predictions a record kept (None for a record saved before records kept them)."""
+    return decode_labels(record["test_predictions"], path) if "test_predictions" in record else None
+
+
 def save(model, history, name: str, *, record: dict, folder=None, dtype: str = "float32") -> Path:
     """Save a finished run; returns the history file's path.
 
@@ -306,6 +311,56 @@ def find(name: str, recipe: dict | None = None, folders=None) -> tuple[Path, dic
         return (run.get("profile") == "full", run.get("saved_at", ""))
 
     return max(candidates, key=preference)
+
+
+def reusable(name: str, recipe: dict, data_used: dict) -> tuple[Path, dict] | None:
+    """The saved run that ``fit_and_evaluate(train=False)`` reuses: same recipe, same data; None to train.
+
+    A quick run trained on other data (another seed's subset) is retrained in
+    seconds; any other saved run on other data, or one that does not name its
+    data, is refused: its scores belong to other images.
+    """
+    saved = find(name, recipe)
+    if saved is not None and not saved[1].get("weights") and "test_accuracy" not in saved[1].get("run", {}):
+        saved = None  # a history alone cannot stand in for a run
+    if saved is not None and recipe["profile"] == "quick" and not _on_this_data(saved[1]["run"], data_used):
+        _text.say(f"the saved quick run of {name!r} was trained on other data (another seed's subset, or an "
+                  "older course version): training it now on this data, in seconds")
+        saved = None
+    elif saved is not None and not isinstance(saved[1].get("run", {}).get("data"), dict):
+        raise ValueError(
+            f"the saved run {name!r} ({describe_origin(saved[0])}) does not say which data it was trained "
+            "and tested on: it was saved before runs recorded their data (the course's CIFAR-10 runs of that "
+            "time used a lossy JPEG copy), so its scores may belong to other images. Train it on this data "
+            "(train=True, or `make train-full CHAPTERS=...` for a chapter's full runs), or run the chapter's "
+            "quick profile")
+    if saved is None:
+        _text.say(f"no saved run of {name!r} with this recipe ({describe_recipe(recipe)}): training it now")
+    else:
+        _same_data(saved[1]["run"], data_used, name)
+    return saved
+
+
+def _on_this_data(record: dict, data_used: dict) -> bool:
+    """Whether a record names its data and it is this data (the arrays a run is about to use)."""
+    recorded = record.get("data")
+    return isinstance(recorded, dict) and all(
+        recorded.get(key) is None or data_used[key] is None or recorded[key] == data_used[key]
+        for key in ("train sha256", "test sha256"))
+
+
+def _same_data(record: dict, data_used: dict, name: str) -> None:
+    """Refuse to reload or replay a run on other data than it was trained and tested on."""
+    recorded = record["data"]
+    for split in ("train", "test"):
+        key = f"{split} sha256"
+        if recorded.get(key) is not None and data_used[key] is not None and recorded[key] != data_used[key]:
+            raise ValueError(
+                f"the saved run {name!r} was {'trained' if split == 'train' else 'tested'} on other {split} data "
+                f"({recorded.get('source') or 'unnamed'}, arrays {recorded[key][:12]}) than this "
+                f"({data_used.get('source') or 'unnamed'}, arrays {data_used[key][:12]}): its scores belong to "
+                "that data. Load the data it names (same dataset, copy, subset and scaling), or train the run "
+                "on this data (train=True)")
 
 
 def others(name: str, folders=None) -> list[dict]:

@@ -213,12 +213,66 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
 
     Only ``model.fit`` is timed: data loading and prediction are not training.
     """
+    job = _checked_job(model, train_data, validation_data, test_data, epochs=epochs, batch_size=batch_size,
+                       name=name, flags={"train": train, "save": save, "verbose": verbose}, profile=profile,
+                       details=details, callbacks=callbacks, outputs=outputs, measure=measure)
+    say = _text.say if verbose else _say_nothing
+    saved = None if train else _runs.reusable(job.name, job.recipe, job.data)  # same recipe, same data
+    if saved is None:
+        (history, origin), record = _train(job, progress=verbose), None
+    else:
+        history, origin, record = _reload(job, saved, say)
+    if record is not None and not saved[1].get("weights"):  # a replay: no network, the scores its record kept
+        model, probabilities, accuracy = None, None, float(record["test_accuracy"])
+        predictions = _runs.recorded_predictions(record, saved[0])
+    else:
+        probabilities = class_probabilities(model, job.test_images, outputs)
+        predictions = probabilities.argmax(axis=1)
+        accuracy = float(np.mean(predictions == job.test_labels))
+    if measure is not None and record is None:
+        job.details.update(_measured(measure, model))
+    run = TrainingRun(name=job.name, model=model, history=history, test_accuracy=accuracy,
+                      test_probabilities=probabilities, test_predictions=predictions, test_labels=job.test_labels,
+                      profile=job.recipe["profile"], train_size=job.recipe["train_size"], details=job.details,
+                      parameters=job.model.count_params(), measurements=dict((record or {}).get("measured", {})),
+                      **origin)
+    _keep(run, job, record, save=save, weights_dtype=weights_dtype)
+    _log_run(run, record=record)
+    say(f"{job.name}: test accuracy {accuracy:.4f} on {len(job.test_labels):,} test images ({run.epochs} epochs; "
+        f"{'trained now' if record is None else 'recorded run'}: {_text.duration(run.seconds)} on {run.device})")
+    return run
+
+
+def _say_nothing(text: str) -> None:
+    """``say`` for a quiet run."""
+
+
+@dataclasses.dataclass
+class _Job:
+    """What ``fit_and_evaluate`` was asked, checked: the network, its data, and what a saved run must match."""
+
+    model: keras.Model
+    name: str
+    recipe: dict  # what makes two runs the same run (``_runs.same_recipe``)
+    data: dict  # ``data_identity`` of the very arrays
+    train_images: object  # an array, or a PyDataset that makes its own batches
+    train_labels: object  # None for a PyDataset
+    validation: tuple | None
+    test_images: np.ndarray
+    test_labels: np.ndarray  # class indices, whatever the compiled loss wants
+    details: dict
+    callbacks: list
+
+
+def _checked_job(model, train_data, validation_data, test_data, *, epochs, batch_size, name, flags, profile,
+                 details, callbacks, outputs, measure) -> _Job:
+    """Every argument of ``fit_and_evaluate`` checked, before anything trains or loads."""
     _keras_graph.built_model(model)
     if not model.compiled:
         raise ValueError(f"compile {model.name!r} first (optimizer, loss, metrics=['accuracy']), then train it")
     epochs = _validate.positive_int(epochs, "epochs", example="10")
     batch_size = _validate.positive_int(batch_size, "batch_size", example="32")
-    for value, what in ((train, "train"), (save, "save"), (verbose, "verbose")):
+    for what, value in flags.items():
         _validate.flag(value, what)
     name = _validate.run_name(name if name is not None else model.name)
     callbacks = list(callbacks)
@@ -240,96 +294,58 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
     validation = _checked_pair(validation_data, "validation_data", model) if validation_data is not None else None
     test_images, test_labels = _checked_pair(test_data, "test_data", model)
     profile = profile if profile is not None else config.current_profile()
-    recipe = _recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile)
     details = dict(details or {})
     data_used = data_identity(train_data, (test_images, test_labels), source=details.get("data") or data.source_of(
         test_images, _validate.class_labels(test_labels, "test labels")))
-    say = _text.say if verbose else (lambda text: None)
-    true_labels = _validate.class_labels(test_labels, "test labels")
-    saved = None
-    if not train:
-        saved = _runs.find(name, recipe)
-        if saved is not None and not saved[1].get("weights") and "test_accuracy" not in saved[1].get("run", {}):
-            saved = None  # a history alone cannot stand in for a run
-        if saved is not None and profile == "quick" and not _on_this_data(saved[1]["run"], data_used):
-            _text.say(f"the saved quick run of {name!r} was trained on other data (another seed's subset, or an "
-                      "older course version): training it now on this data, in seconds")
-            saved = None
-        elif saved is not None and not isinstance(saved[1].get("run", {}).get("data"), dict):
-            raise ValueError(
-                f"the saved run {name!r} ({_runs.describe_origin(saved[0])}) does not say which data it was trained "
-                "and tested on: it was saved before runs recorded their data (the course's CIFAR-10 runs of that "
-                "time used a lossy JPEG copy), so its scores may belong to other images. Train it on this data "
-                "(train=True, or `make train-full CHAPTERS=...` for a chapter's full runs), or run the chapter's "
-                "quick profile")
-        if saved is None:
-            _text.say(f"no saved run of {name!r} with this recipe ({_runs.describe_recipe(recipe)}): training it now")
-    record_path, record, replayed = None, None, False
-    if saved is None:
-        history, seconds, resumed_from = _train(model, train_images, train_labels, validation, name,
-                                                {**recipe, "data": data_used}, verbose, callbacks)
-        device, backend = config.device_description(), keras.backend.backend()
-        loaded_from = None
-    else:
-        record_path, content = saved
-        _same_data(content["run"], data_used, name)
-        replayed = not content.get("weights")
-        loaded = _runs.load(name, None if replayed else model, recipe=recipe)
-        history, record, loaded_from = loaded["history"], loaded["run"], _runs.describe_origin(record_path)
-        seconds, device, resumed_from = record.get("seconds"), record.get("device", "?"), record.get(
-            "resumed_after_epoch")
-        backend = record.get("backend")
-        recorded = record.get("details", {})
-        for key in sorted(set(recorded) & set(details)):
-            if recorded[key] != details[key]:
-                _text.say(f"note: the saved run of {name!r} was recorded with {key} = {recorded[key]!r}, this run "
-                      f"has {key} = {details[key]!r}; its test accuracy here may not be comparable (the saved "
+    return _Job(model=model, name=name, data=data_used,
+                recipe=_recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile),
+                train_images=train_images, train_labels=train_labels, validation=validation, test_images=test_images,
+                test_labels=_validate.class_labels(test_labels, "test labels"), details=details, callbacks=callbacks)
+
+
+def _reload(job: _Job, saved, say):
+    """A saved run's history, where it came from, and its record; its weights go into the model unless it has none."""
+    record_path, content = saved
+    replayed = not content.get("weights")
+    loaded = _runs.load(job.name, None if replayed else job.model, recipe=job.recipe)
+    history, record = loaded["history"], loaded["run"]
+    origin = {"loaded_from": _runs.describe_origin(record_path), "record_path": record_path,
+              "seconds": record.get("seconds"), "device": record.get("device", "?"),
+              "resumed_after_epoch": record.get("resumed_after_epoch"), "backend": record.get("backend")}
+    recorded = record.get("details", {})
+    for key in sorted(set(recorded) & set(job.details)):
+        if recorded[key] != job.details[key]:
+            _text.say(f"note: the saved run of {job.name!r} was recorded with {key} = {recorded[key]!r}, this run "
+                      f"has {key} = {job.details[key]!r}; its test accuracy here may not be comparable (the saved "
                       "model may even have trained on some of today's test images)")
-        details = {**recorded, **details}
-        how = "replayed" if replayed else "loaded"
-        say(f"{how} {name!r} from {loaded_from}: {len(next(iter(history.values())))} epochs of the "
-              f"{profile} profile on {record.get('train_size', '?'):,} images, trained on {device} "
-              f"with {record.get('backend', '?')} in {_text.duration(seconds)} ({record.get('saved_at', '?')[:10]})")
-    parameters = model.count_params()  # the architecture the chapter built, trained or not
-    if replayed:  # no network: the scores the record kept
-        probabilities = None
-        predictions = (_runs.decode_labels(record["test_predictions"], record_path)
-                       if "test_predictions" in record else None)
-        accuracy = float(record["test_accuracy"])
-        model = None
-    else:
-        probabilities = class_probabilities(model, test_images, outputs)
-        predictions = probabilities.argmax(axis=1)
-        accuracy = float(np.mean(predictions == true_labels))
-    if measure is not None and loaded_from is None:
-        measured = measure(model)
-        if not isinstance(measured, dict):
-            raise TypeError(f"measure must return a dict of numbers, got {type(measured).__name__}")
-        details.update(measured)
-    run = TrainingRun(
-        name=name, model=model, history=history, test_accuracy=accuracy,
-        test_probabilities=probabilities, test_predictions=predictions, test_labels=true_labels,
-        seconds=seconds, device=device, profile=profile, train_size=train_size,
-        details=details, loaded_from=loaded_from, resumed_after_epoch=resumed_from, backend=backend,
-        record_path=record_path, parameters=parameters, measurements=dict((record or {}).get("measured", {})),
-    )
-    scores = {} if replayed else {"test_predictions": _runs.encode_labels(predictions),
-                                  "test_labels": _runs.encode_labels(true_labels)}
-    if loaded_from is None and save:
-        run.record_path = _runs.save(model, history, name, dtype=weights_dtype, record={
-            **recipe, "data": data_used, "test_size": len(true_labels), "test_accuracy": accuracy,
-            "seconds": round(seconds, 1), "resumed_after_epoch": resumed_from, "device": device,
-            "backend": keras.backend.backend(), "keras": keras.__version__, "details": details,
-            **{key: value for key, value in scores.items() if value is not None},
-        })
-    elif loaded_from is not None and not replayed and "test_predictions" not in record \
-            and scores["test_predictions"] is not None:
-        _runs.keep_in_record(record_path, **scores)  # a run saved before records kept their predictions
-    _log_run(run, record=None if loaded_from is None else record)
-    origin = "trained now" if loaded_from is None else "recorded run"
-    say(f"{name}: test accuracy {accuracy:.4f} on {len(true_labels):,} test images "
-          f"({run.epochs} epochs; {origin}: {_text.duration(seconds)} on {device})")
-    return run
+    job.details = {**recorded, **job.details}
+    say(f"{'replayed' if replayed else 'loaded'} {job.name!r} from {origin['loaded_from']}: "
+        f"{len(next(iter(history.values())))} epochs of the {job.recipe['profile']} profile on "
+        f"{record.get('train_size', '?'):,} images, trained on {origin['device']} with {record.get('backend', '?')} "
+        f"in {_text.duration(origin['seconds'])} ({record.get('saved_at', '?')[:10]})")
+    return history, origin, record
+
+
+def _measured(measure, model) -> dict:
+    measured = measure(model)
+    if not isinstance(measured, dict):
+        raise TypeError(f"measure must return a dict of numbers, got {type(measured).__name__}")
+    return measured
+
+
+def _keep(run: TrainingRun, job: _Job, record: dict | None, *, save: bool, weights_dtype: str) -> None:
+    """Save a run trained now with its record; give a reloaded record the test predictions it lacked."""
+    if run.model is None:
+        return
+    scores = {"test_predictions": _runs.encode_labels(run.test_predictions),
+              "test_labels": _runs.encode_labels(run.test_labels)}
+    if record is None and save:
+        run.record_path = _runs.save(run.model, run.history, run.name, dtype=weights_dtype, record={
+            **job.recipe, "data": job.data, "test_size": len(run.test_labels), "test_accuracy": run.test_accuracy,
+            "seconds": round(run.seconds, 1), "resumed_after_epoch": run.resumed_after_epoch, "device": run.device,
+            "backend": keras.backend.backend(), "keras": keras.__version__, "details": run.details, **scores})
+    elif record is not None and "test_predictions" not in record:
+        _runs.keep_in_record(run.record_path, **scores)  # a run saved before records kept their predictions
 
 
 def has_saved_run(model, name: str, *, epochs: int, batch_size: int, train_size: int, profile=None) -> bool:
@@ -372,28 +388,6 @@ def data_identity(train_data, test_data, source: str | None = None) -> dict:
     return {"source": source, "train sha256": train, "test sha256": _arrays_sha256(*_pair(test_data, "test_data"))}
 
 
-def _on_this_data(record: dict, data_used: dict) -> bool:
-    """Whether a record names its data and it is this data (the arrays a run is about to use)."""
-    recorded = record.get("data")
-    return isinstance(recorded, dict) and all(
-        recorded.get(key) is None or data_used[key] is None or recorded[key] == data_used[key]
-        for key in ("train sha256", "test sha256"))
-
-
-def _same_data(record: dict, data_used: dict, name: str) -> None:
-    """Refuse to reload or replay a run on other data than it was trained and tested on."""
-    recorded = record["data"]
-    for split in ("train", "test"):
-        key = f"{split} sha256"
-        if recorded.get(key) is not None and data_used[key] is not None and recorded[key] != data_used[key]:
-            raise ValueError(
-                f"the saved run {name!r} was {'trained' if split == 'train' else 'tested'} on other {split} data "
-                f"({recorded.get('source') or 'unnamed'}, arrays {recorded[key][:12]}) than this "
-                f"({data_used.get('source') or 'unnamed'}, arrays {data_used[key][:12]}): its scores belong to "
-                "that data. Load the data it names (same dataset, copy, subset and scaling), or train the run "
-                "on this data (train=True)")
-
-
 def _log_run(run: TrainingRun, record: dict | None) -> None:
     """Tell a recording (``python -m cnncourse``) which runs the chapter trained or reloaded, and their cost."""
     log = os.environ.get(_runs.RUN_LOG_ENVIRONMENT_VARIABLE)
@@ -407,21 +401,27 @@ def _log_run(run: TrainingRun, record: dict | None) -> None:
         stream.write(json.dumps(entry) + "\n")
 
 
-def _train(model, images, labels, validation, name: str, recipe: dict, progress: bool, extra_callbacks: list):
-    """``model.fit`` with an epoch checkpoint: goes on where an interrupted run of the same recipe stopped."""
-    done, history, seconds_before = _runs.resume(model, name, recipe)
+def _train(job: _Job, progress: bool):
+    """``model.fit`` with an epoch checkpoint: goes on where an interrupted run of the same recipe stopped.
+
+    Returns the history, and where the run comes from: this machine, now.
+    """
+    recipe = {**job.recipe, "data": job.data}
+    done, history, seconds_before = _runs.resume(job.model, job.name, recipe)
     if done:
-        _text.say(f"resuming {name!r} after epoch {done} of {recipe['epochs']} (checkpoint of an interrupted run)")
-    checkpoint = _runs.Checkpoint(name, recipe, history, seconds_before)
-    callbacks = [checkpoint, *([EpochProgress(recipe["epochs"], name)] if progress else []), *extra_callbacks]
+        _text.say(f"resuming {job.name!r} after epoch {done} of {recipe['epochs']} (checkpoint of an interrupted run)")
+    checkpoint = _runs.Checkpoint(job.name, recipe, history, seconds_before)
+    callbacks = [checkpoint, *([EpochProgress(recipe["epochs"], job.name)] if progress else []), *job.callbacks]
     started = time.perf_counter()
     if done < recipe["epochs"]:
-        batching = {} if labels is None else {"batch_size": recipe["batch_size"]}  # a PyDataset batches itself
-        model.fit(images, labels, validation_data=validation, epochs=recipe["epochs"], initial_epoch=done,
-                  verbose=0, callbacks=callbacks, **batching)
+        batching = {} if job.train_labels is None else {"batch_size": recipe["batch_size"]}  # a PyDataset: its own
+        job.model.fit(job.train_images, job.train_labels, validation_data=job.validation, epochs=recipe["epochs"],
+                      initial_epoch=done, verbose=0, callbacks=callbacks, **batching)
     seconds = seconds_before + time.perf_counter() - started
     checkpoint.remove()
-    return _validate.history(checkpoint.history), seconds, (done or None)
+    return _validate.history(checkpoint.history), {
+        "loaded_from": None, "record_path": None, "seconds": seconds, "resumed_after_epoch": done or None,
+        "device": config.device_description(), "backend": keras.backend.backend()}
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -674,7 +674,7 @@ def recorded_run(name: str, profile: str = "full") -> TrainingRun:
                                 "(train=True), or check the name")
     path, content = found[0]  # your folder's first
     record = content["run"]
-    predictions = (_runs.decode_labels(record["test_predictions"], path) if "test_predictions" in record else None)
+    predictions = _runs.recorded_predictions(record, path)
     labels = _runs.decode_labels(record["test_labels"], path) if "test_labels" in record else None
     run = TrainingRun(
         name=name, model=None, history=content["history"], test_accuracy=float(record["test_accuracy"]),
