@@ -33,8 +33,8 @@ from keras import layers, ops
 from cnncourse import _keras_graph, _runs, _validate
 
 __all__ = ["ABLATIONS", "MUON_CHANGES", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "Muon", "ScaledBias",
-           "TriangleSchedule", "build_network", "compile_network", "newton_schulz", "predict_logits", "recipe_with",
-           "standardize", "whitening_kernel"]
+           "TriangleSchedule", "build_network", "compile_network", "kernel_gradient", "newton_schulz", "predict_logits",
+           "recipe_with", "standardize", "whitening_kernel"]
 
 # airbench94's hyperparameters, in the course's words. Rates and decay are per
 # 1024 images and independent of the momentum, as in the paper (see compile_network).
@@ -493,6 +493,59 @@ class Muon(keras.optimizers.Optimizer):
                 "bias_rate": self.bias_rate, "head_rate": self.head_rate,
                 "weight_decay": self.weight_decay_per_image, "head": self.head,
                 "bias_decay_steps": self.bias_decay_steps, "newton_schulz_steps": self.newton_schulz_steps}
+
+
+class _GradientProbe(keras.optimizers.Optimizer):
+    """An optimizer that takes no step: it keeps each variable's latest gradient, to be looked at."""
+
+    def __init__(self, name: str = "gradient_probe", **kwargs):
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.gradients = [self.add_variable_from_reference(variable, "gradient") for variable in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        self.assign(self.gradients[self._get_variable_index(variable)], gradient)
+
+
+def kernel_gradient(images, labels, layer: str, *, num_classes: int = 10, seed: int = 0, **changes) -> np.ndarray:
+    """What an optimizer receives at the first step for one layer's kernel, as a ``(k·k·c_in, c_out)`` matrix.
+
+    The recipe's network (with ``changes``) is built with ``seed``, its
+    whitening set from ``images`` (standardized, as ``standardize`` returns
+    them), and the gradient of the recipe's loss on this one batch is
+    taken with respect to ``layer``'s kernel. Nothing is updated. This is
+    the matrix that Muon orthogonalizes (``newton_schulz``), so a chapter can
+    show what that does to a real layer's update.
+    """
+    from cnncourse import config
+
+    recipe = recipe_with(**changes)
+    seed = _validate.seed(seed)
+    images = _validate.finite_array(images, "images")
+    if images.ndim != 4:
+        raise ValueError(f"images must be a batch (N, H, W, C), got shape {images.shape}")
+    num_classes = _validate.integer(num_classes, "num_classes", minimum=2, example="10")
+    labels = _validate.class_labels(labels, "labels", num_classes=num_classes)
+    _validate.same_length(images, labels, "images", "labels")
+    config.seed_everything(seed)
+    model = build_network(recipe, input_shape=images.shape[1:], num_classes=num_classes)
+    names = [each.name for each in model.layers
+             if len(getattr(each, "kernel", np.zeros(0)).shape) == 4 and each.kernel.trainable]
+    if layer not in names:
+        raise ValueError(f"layer must name a trained convolution of the network, one of {names}; got {layer!r}")
+    if recipe["whitening"]:
+        set_whitening(model, images)
+    probe = _GradientProbe()
+    model.compile(optimizer=probe, loss=keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=recipe["label_smoothing"]))
+    model.train_on_batch(images, np.eye(num_classes, dtype="float32")[labels])
+    kernel = model.get_layer(layer).kernel
+    gradient = probe.gradients[probe._get_variable_index(kernel)]
+    return ops.convert_to_numpy(gradient).reshape(-1, kernel.shape[-1])
 
 
 # ---------------------------------------------------------------- augmentation

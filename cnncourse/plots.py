@@ -38,6 +38,7 @@ __all__ = [
     "pooling_windows",
     "remedy_curves",
     "shifted_predictions",
+    "singular_values",
     "sliding_windows",
     "training_curves",
 ]
@@ -340,6 +341,37 @@ def confidence_histograms(histograms: dict, *, title: str | None = None):
     axis.tick_params(labelsize=10)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=10, loc="upper left")
+    if title:
+        axis.set_title(title, fontsize=12)
+    figure.tight_layout()
+    return figure
+
+
+def singular_values(matrices: dict, *, title: str | None = None):
+    """The singular values of each matrix, largest first, each divided by its largest (log scale).
+
+    A gradient whose few top values tower over the rest changes the weights
+    in a few directions only; an orthogonalized update (``cc.modern.newton_schulz``)
+    has them all near one another. ``matrices`` maps a label to a 2-D array.
+    """
+    if not isinstance(matrices, dict) or not matrices:
+        raise TypeError("matrices must be a non-empty dict of label: 2-D array, such as {'gradient': gradient}")
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    for label, matrix in matrices.items():
+        matrix = _validate.finite_array(matrix, f"matrices[{label!r}]")
+        if matrix.ndim != 2 or min(matrix.shape) < 2:
+            raise ValueError(f"matrices[{label!r}] must be a 2-D array with at least 2 rows and 2 columns; got "
+                             f"shape {matrix.shape}")
+        values = np.linalg.svd(matrix.astype(np.float64), compute_uv=False)
+        if values[0] == 0:
+            raise ValueError(f"matrices[{label!r}] is all zeros: it has no directions to compare")
+        axis.plot(np.arange(1, len(values) + 1), values / values[0], linewidth=2, label=label)
+    axis.set_yscale("log")
+    axis.set_xlabel("direction (largest singular value first)", fontsize=11)
+    axis.set_ylabel("singular value / largest", fontsize=11)
+    axis.tick_params(labelsize=10)
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=10, loc="lower left")
     if title:
         axis.set_title(title, fontsize=12)
     figure.tight_layout()

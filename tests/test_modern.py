@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnncourse import models, modern, training
+from cnncourse import config, models, modern, training
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -455,3 +455,29 @@ def test_muon_is_rebuilt_from_its_config():
     optimizer = modern.Muon(total_steps=10, batch_size=4, bias_decay_steps={"whiten_bias": 2})
     again = modern.Muon.from_config(optimizer.get_config())
     assert again.get_config() == optimizer.get_config()
+
+
+def test_kernel_gradient_is_the_step_plain_sgd_would_take():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(16, 10, 10, 3)).astype(np.float32)
+    labels = rng.integers(0, 4, size=16)
+    changes = {"widths": (4, 6, 6), "weight_decay": 0.0}
+    gradient = modern.kernel_gradient(images, labels, "block2_conv1", num_classes=4, seed=3, **changes)
+    assert gradient.shape == (3 * 3 * 4, 6), "a (k·k·c_in, c_out) matrix, as Muon sees it"
+    config.seed_everything(3)  # the same network, built the same way, takes one step of SGD at rate 1
+    model = modern.build_network(modern.recipe_with(**changes), input_shape=(10, 10, 3), num_classes=4)
+    modern.set_whitening(model, images)
+    model.compile(optimizer=keras.optimizers.SGD(1.0),
+                  loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+    kernel = model.get_layer("block2_conv1").kernel
+    before = keras.ops.convert_to_numpy(kernel).copy()
+    model.train_on_batch(images, np.eye(4, dtype=np.float32)[labels])
+    step = (before - keras.ops.convert_to_numpy(kernel)).reshape(gradient.shape)
+    assert np.abs(gradient).max() > 0
+    np.testing.assert_allclose(gradient, step, rtol=1e-4, atol=1e-6)
+
+
+def test_kernel_gradient_names_the_convolutions_it_can_take():
+    images = np.zeros((2, 10, 10, 3), np.float32)
+    with pytest.raises(ValueError, match=r"one of \['block1_conv1'"):
+        modern.kernel_gradient(images, [0, 1], "logits", widths=(2, 2, 2))

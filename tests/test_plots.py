@@ -507,6 +507,25 @@ def test_confidence_histograms_draw_each_histogram_as_shares():
     assert axis.get_title() == "sure?"
 
 
+def test_singular_values_draws_each_spectrum_largest_first_relative_to_its_largest():
+    diagonal = np.diag([4.0, 2.0, 1.0])
+    axis = plots.singular_values({"gradient": diagonal, "orthogonal": np.eye(3)}, title="spectra").axes[0]
+    assert _legend(axis) == ["gradient", "orthogonal"]
+    np.testing.assert_allclose(axis.lines[0].get_ydata(), [1.0, 0.5, 0.25])
+    np.testing.assert_allclose(axis.lines[1].get_ydata(), [1.0, 1.0, 1.0])
+    np.testing.assert_allclose(axis.lines[0].get_xdata(), [1, 2, 3])
+    assert axis.get_yscale() == "log" and axis.get_title() == "spectra"
+    assert axis.get_ylabel() == "singular value / largest"
+
+
+@pytest.mark.parametrize("matrices, message", [({"g": np.zeros((3, 3))}, "all zeros"),
+                                               ({"g": np.ones(4)}, "2-D array"),
+                                               ([np.eye(2)], "non-empty dict")])
+def test_singular_values_refuses_what_has_no_spectrum(matrices, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        plots.singular_values(matrices)
+
+
 # ---------------------------------------------------------------- training runs: results
 
 
