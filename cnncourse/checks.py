@@ -15,7 +15,7 @@ import numpy as np
 
 from cnncourse import config, _text, _validate
 
-__all__ = ["OutcomeCheckFailed", "answer", "check", "expect_at_least", "expect_greater"]
+__all__ = ["OutcomeCheckFailed", "answer", "check", "expect_at_least", "expect_greater", "expect_recorded"]
 
 
 class OutcomeCheckFailed(AssertionError):
@@ -47,6 +47,22 @@ def expect_at_least(value, *, quick: float, full: float, what: str, profile: str
             "the model did not learn what this chapter promises"
         )
     _text.say(f"✅ {what} = {value:.4f} ≥ {threshold} (the {profile}-profile threshold)")
+
+
+def expect_recorded(value, *, at_least: float, what: str) -> None:
+    """Fail loudly if a number of the recorded runs is below ``at_least``: one bar, whatever the page's profile.
+
+    A chapter may read runs recorded once with the full profile (hours of
+    CPU) while it trains its own quick run. Those runs are the same in every
+    profile, so their bar is too, and the check says that it is about them.
+    """
+    _validate.number(at_least, "at_least")
+    if not _is_number(value) or not np.isfinite(value):
+        raise TypeError(f"{what} must be a finite number, got {value!r}")
+    if value < at_least:
+        raise OutcomeCheckFailed(f"❌ {what} = {value:.4f} is below {at_least}: the recorded runs do not show "
+                                 "what this chapter says they show")
+    _text.say(f"✅ {what} = {value:.4f} ≥ {at_least} (recorded runs: the same bar in every profile)")
 
 
 def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:

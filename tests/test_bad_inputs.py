@@ -203,6 +203,8 @@ CASES = [
          {"value": "number", "quick": "number", "full": "number"}, ("accuracy",)),
     Case(cc.checks.expect_greater, {"larger": 0.9, "smaller": 0.5, "what": "accuracy"},
          {"larger": "number", "smaller": "number", "margin": "number"}, ("accuracy",)),
+    Case(cc.checks.expect_recorded, {"value": 0.9, "at_least": 0.5, "what": "accuracy"},
+         {"value": "number", "at_least": "number"}, ("accuracy",)),
     Case(cc.checks.check, {"label": "setup-ex-profile", "given": "quick"}, {"label": "name"}),
     # config
     Case(cc.config.resolve_profile, {"requested": "auto"}, {"requested": "choice"}, ("profile",)),

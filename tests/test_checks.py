@@ -76,6 +76,16 @@ def test_expect_at_least_rejects_bad_input(value, profile, error):
         checks.expect_at_least(value, profile=profile, quick=0.5, full=0.9, what="accuracy")
 
 
+def test_expect_recorded_says_the_bar_is_about_the_recorded_runs(capsys):
+    checks.expect_recorded(0.91, at_least=0.88, what="mean of the recorded runs")
+    assert " ".join(capsys.readouterr().out.split()) == (
+        "✅ mean of the recorded runs = 0.9100 ≥ 0.88 (recorded runs: the same bar in every profile)")
+    with pytest.raises(checks.OutcomeCheckFailed, match="0.8700 is below 0.88: the recorded runs"):
+        checks.expect_recorded(0.87, at_least=0.88, what="mean of the recorded runs")
+    with pytest.raises(TypeError, match="finite number"):
+        checks.expect_recorded(float("nan"), at_least=0.88, what="mean")
+
+
 def test_expect_greater():
     checks.expect_greater(0.3, 0.1, what="drop", margin=0.05)
     with pytest.raises(checks.OutcomeCheckFailed, match="drop"):
