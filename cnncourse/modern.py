@@ -61,6 +61,7 @@ RECIPE = {
     "residual": False,                # the skip-connection variant of chapter 12
     "optimizer": "sgd",               # "sgd" (airbench94) or "muon" (airbench94_muon: see Muon)
     "head_std": None,                 # None: the head starts as PyTorch's default; a number: rescaled to that std
+    "precision": "float32",           # or "mixed_bfloat16": bfloat16 arithmetic, float32 weights and logits
 }
 
 # airbench94_muon (Jordan, 2024): the same network trained by Muon, in fewer, larger steps. Its rates and
@@ -111,6 +112,7 @@ def recipe_with(**changes) -> dict:
     _validate.number(recipe["weight_decay"], "recipe['weight_decay']", minimum=0.0)
     _validate.number(recipe["label_smoothing"], "recipe['label_smoothing']", minimum=0.0, maximum=0.99)
     _validate.one_of(recipe["optimizer"], ("sgd", "muon"), "recipe['optimizer']")
+    _validate.one_of(recipe["precision"], ("float32", "mixed_bfloat16"), "recipe['precision']")
     if recipe["head_std"] is not None:
         _validate.positive_number(recipe["head_std"], "recipe['head_std']")
     return recipe
@@ -257,8 +259,12 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
 
     ``recipe`` entries used: ``widths``, ``convs_per_block``, ``whitening``,
     ``identity_init``, ``residual``, ``bias_lr_multiplier``,
-    ``batchnorm_momentum``, ``logit_scale``, and the weight decay. The output
-    is logits (no softmax): the loss and test-time augmentation work on them.
+    ``batchnorm_momentum``, ``logit_scale``, ``precision`` and the weight
+    decay. The output is float32 logits (no softmax): the loss and test-time
+    augmentation work on them. With ``precision="mixed_bfloat16"`` every layer
+    computes in bfloat16 (8 bits of mantissa instead of 23: half the memory
+    traffic, and CPUs and GPUs with bfloat16 units multiply faster) while
+    the weights, the batch statistics and the logits stay float32.
     The whitening kernel is set from data afterwards, by ``set_whitening``.
     """
     recipe = recipe_with(**(recipe or {}))
@@ -272,40 +278,42 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
     l2 = keras.regularizers.L2(_l2(recipe)) if _l2(recipe) else None
     conv_init = IdentityInit() if recipe["identity_init"] else _torch_like_uniform()
 
+    policy = recipe["precision"]
+
     def batch_norm(x, label):
         x = layers.BatchNormalization(momentum=recipe["batchnorm_momentum"], epsilon=1e-12, center=False,
-                                      scale=False, name=f"{label}_norm")(x)
-        return ScaledBias(recipe["bias_lr_multiplier"], l2=_l2(recipe), name=f"{label}_bias")(x)
+                                      scale=False, dtype=policy, name=f"{label}_norm")(x)
+        return ScaledBias(recipe["bias_lr_multiplier"], l2=_l2(recipe), dtype=policy, name=f"{label}_bias")(x)
 
     def conv(x, filters, label):
         return layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_initializer=conv_init,
-                             kernel_regularizer=l2, name=label)(x)
+                             kernel_regularizer=l2, dtype=policy, name=label)(x)
 
     inputs = keras.Input(shape=input_shape, name="image")
     patch_filters = 2 * WHITENING_PATCH**2 * input_shape[-1]
     x = layers.Conv2D(patch_filters, WHITENING_PATCH, use_bias=False, trainable=not recipe["whitening"],
-                      kernel_initializer=_torch_like_uniform(), name="whiten")(inputs)
-    x = ScaledBias(1.0, name="whiten_bias")(x)
-    x = layers.Activation("gelu", name="whiten_gelu")(x)
+                      kernel_initializer=_torch_like_uniform(), dtype=policy, name="whiten")(inputs)
+    x = ScaledBias(1.0, dtype=policy, name="whiten_bias")(x)
+    x = layers.Activation("gelu", dtype=policy, name="whiten_gelu")(x)
     for block, width in enumerate(recipe["widths"], start=1):
         label = f"block{block}"
         x = conv(x, width, f"{label}_conv1")
-        x = layers.MaxPooling2D(2, name=f"{label}_pool")(x)
+        x = layers.MaxPooling2D(2, dtype=policy, name=f"{label}_pool")(x)
         x = batch_norm(x, f"{label}_conv1")
-        x = layers.Activation("gelu", name=f"{label}_gelu1")(x)
+        x = layers.Activation("gelu", dtype=policy, name=f"{label}_gelu1")(x)
         shortcut = x
         for index in range(2, recipe["convs_per_block"] + 1):
             x = conv(x, width, f"{label}_conv{index}")
             x = batch_norm(x, f"{label}_conv{index}")
-            x = layers.Activation("gelu", name=f"{label}_gelu{index}")(x)
+            x = layers.Activation("gelu", dtype=policy, name=f"{label}_gelu{index}")(x)
         if recipe["residual"]:
-            x = layers.Add(name=f"{label}_skip")([shortcut, x])
-    x = layers.GlobalMaxPooling2D(name="global_max")(x)
+            x = layers.Add(dtype=policy, name=f"{label}_skip")([shortcut, x])
+    x = layers.GlobalMaxPooling2D(dtype=policy, name="global_max")(x)
     head_init = _torch_like_uniform() if recipe["head_std"] is None else keras.initializers.RandomUniform(
         -math.sqrt(3) * recipe["head_std"], math.sqrt(3) * recipe["head_std"])  # uniform with that std
     x = layers.Dense(num_classes, use_bias=False, kernel_initializer=head_init, kernel_regularizer=l2,
-                     name="logits")(x)
-    outputs = layers.Rescaling(recipe["logit_scale"], name="logit_scale")(x)
+                     dtype=policy, name="logits")(x)
+    outputs = layers.Rescaling(recipe["logit_scale"], dtype="float32", name="logit_scale")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -514,20 +522,23 @@ class _GradientProbe(keras.optimizers.Optimizer):
 def kernel_gradient(images, labels, layer: str, *, num_classes: int = 10, seed: int = 0, **changes) -> np.ndarray:
     """What an optimizer receives at the first step for one layer's kernel, as a ``(k·k·c_in, c_out)`` matrix.
 
-    The recipe's network (with ``changes``) is built with ``seed``, its
-    whitening set from ``images`` (standardized, as ``standardize`` returns
-    them), and the gradient of the recipe's loss on this one batch is
-    taken with respect to ``layer``'s kernel. Nothing is updated. This is
-    the matrix that Muon orthogonalizes (``newton_schulz``), so a chapter can
-    show what that does to a real layer's update.
+    The recipe's network (with ``changes``) is built afresh after
+    ``cc.config.seed_everything(seed)``, its whitening set from ``images``
+    (already standardized: see ``standardize``), and the gradient of the
+    recipe's loss (with its L2 penalty, for an SGD recipe) on this one batch
+    is taken with respect to ``layer``'s kernel; no weight takes a step.
+    This is the matrix that Muon orthogonalizes (``newton_schulz``), so a
+    chapter can show what that does to a real layer's update.
     """
     from cnncourse import config
 
     recipe = recipe_with(**changes)
     seed = _validate.seed(seed)
     images = _validate.finite_array(images, "images")
-    if images.ndim != 4:
-        raise ValueError(f"images must be a batch (N, H, W, C), got shape {images.shape}")
+    smallest = WHITENING_PATCH + 2 ** len(recipe["widths"]) - 1
+    if images.ndim != 4 or min(images.shape[1:3]) < smallest:
+        raise ValueError(f"images must be a batch (N, H, W, C) of at least {smallest}x{smallest} pixels (the "
+                         f"network's whitening and poolings need them), got shape {images.shape}")
     num_classes = _validate.integer(num_classes, "num_classes", minimum=2, example="10")
     labels = _validate.class_labels(labels, "labels", num_classes=num_classes)
     _validate.same_length(images, labels, "images", "labels")

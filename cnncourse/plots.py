@@ -356,7 +356,7 @@ def singular_values(matrices: dict, *, title: str | None = None):
     """
     if not isinstance(matrices, dict) or not matrices:
         raise TypeError("matrices must be a non-empty dict of label: 2-D array, such as {'gradient': gradient}")
-    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    spectra = {}
     for label, matrix in matrices.items():
         matrix = _validate.finite_array(matrix, f"matrices[{label!r}]")
         if matrix.ndim != 2 or min(matrix.shape) < 2:
@@ -365,7 +365,10 @@ def singular_values(matrices: dict, *, title: str | None = None):
         values = np.linalg.svd(matrix.astype(np.float64), compute_uv=False)
         if values[0] == 0:
             raise ValueError(f"matrices[{label!r}] is all zeros: it has no directions to compare")
-        axis.plot(np.arange(1, len(values) + 1), values / values[0], linewidth=2, label=label)
+        spectra[label] = np.maximum(values / values[0], 1e-12)  # a rank-deficient matrix: a floor, not log(0)
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    for label, values in spectra.items():
+        axis.plot(np.arange(1, len(values) + 1), values, linewidth=2, label=label)
     axis.set_yscale("log")
     axis.set_xlabel("direction (largest singular value first)", fontsize=11)
     axis.set_ylabel("singular value / largest", fontsize=11)

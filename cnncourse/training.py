@@ -218,11 +218,13 @@ def fit_and_evaluate(model, train_data, validation_data, test_data, *, epochs: i
                        details=details, callbacks=callbacks, outputs=outputs, measure=measure)
     say = _text.say if verbose else _say_nothing
     saved = None if train else _runs.reusable(job.name, job.recipe, job.data)  # same recipe, same data
+    replayed = saved is not None and not saved[1].get("weights")  # a record without weights: no network
     if saved is None:
-        (history, origin), record = _train(job, progress=verbose), None
+        history, origin = _train(job, progress=verbose)
+        record = None
     else:
-        history, origin, record = _reload(job, saved, say)
-    if record is not None and not saved[1].get("weights"):  # a replay: no network, the scores its record kept
+        history, origin, record = _reload(job, saved, replayed, say)
+    if replayed:  # the scores its record kept
         model, probabilities, accuracy = None, None, float(record["test_accuracy"])
         predictions = _runs.recorded_predictions(record, saved[0])
     else:
@@ -294,19 +296,21 @@ def _checked_job(model, train_data, validation_data, test_data, *, epochs, batch
     validation = _checked_pair(validation_data, "validation_data", model) if validation_data is not None else None
     test_images, test_labels = _checked_pair(test_data, "test_data", model)
     profile = profile if profile is not None else config.current_profile()
+    recipe = _recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile)
     details = dict(details or {})
     data_used = data_identity(train_data, (test_images, test_labels), source=details.get("data") or data.source_of(
         test_images, _validate.class_labels(test_labels, "test labels")))
-    return _Job(model=model, name=name, data=data_used,
-                recipe=_recipe(model, epochs=epochs, batch_size=batch_size, train_size=train_size, profile=profile),
-                train_images=train_images, train_labels=train_labels, validation=validation, test_images=test_images,
+    return _Job(model=model, name=name, recipe=recipe, data=data_used, train_images=train_images,
+                train_labels=train_labels, validation=validation, test_images=test_images,
                 test_labels=_validate.class_labels(test_labels, "test labels"), details=details, callbacks=callbacks)
 
 
-def _reload(job: _Job, saved, say):
-    """A saved run's history, where it came from, and its record; its weights go into the model unless it has none."""
-    record_path, content = saved
-    replayed = not content.get("weights")
+def _reload(job: _Job, saved, replayed: bool, say):
+    """A saved run's history, where it came from, and its record; its weights go into the model unless replayed.
+
+    The details the run was recorded with join ``job.details`` (today's win where both have a key).
+    """
+    record_path, _ = saved
     loaded = _runs.load(job.name, None if replayed else job.model, recipe=job.recipe)
     history, record = loaded["history"], loaded["run"]
     origin = {"loaded_from": _runs.describe_origin(record_path), "record_path": record_path,
@@ -327,6 +331,7 @@ def _reload(job: _Job, saved, say):
 
 
 def _measured(measure, model) -> dict:
+    """What ``measure`` found on the trained network, checked to be a dict."""
     measured = measure(model)
     if not isinstance(measured, dict):
         raise TypeError(f"measure must return a dict of numbers, got {type(measured).__name__}")
@@ -337,14 +342,15 @@ def _keep(run: TrainingRun, job: _Job, record: dict | None, *, save: bool, weigh
     """Save a run trained now with its record; give a reloaded record the test predictions it lacked."""
     if run.model is None:
         return
-    scores = {"test_predictions": _runs.encode_labels(run.test_predictions),
+    scores = {"test_predictions": _runs.encode_labels(run.test_predictions),  # None beyond 10 classes
               "test_labels": _runs.encode_labels(run.test_labels)}
     if record is None and save:
         run.record_path = _runs.save(run.model, run.history, run.name, dtype=weights_dtype, record={
             **job.recipe, "data": job.data, "test_size": len(run.test_labels), "test_accuracy": run.test_accuracy,
             "seconds": round(run.seconds, 1), "resumed_after_epoch": run.resumed_after_epoch, "device": run.device,
-            "backend": keras.backend.backend(), "keras": keras.__version__, "details": run.details, **scores})
-    elif record is not None and "test_predictions" not in record:
+            "backend": keras.backend.backend(), "keras": keras.__version__, "details": run.details,
+            **{key: value for key, value in scores.items() if value is not None}})
+    elif record is not None and "test_predictions" not in record and scores["test_predictions"] is not None:
         _runs.keep_in_record(run.record_path, **scores)  # a run saved before records kept their predictions
 
 

@@ -481,3 +481,19 @@ def test_kernel_gradient_names_the_convolutions_it_can_take():
     images = np.zeros((2, 10, 10, 3), np.float32)
     with pytest.raises(ValueError, match=r"one of \['block1_conv1'"):
         modern.kernel_gradient(images, [0, 1], "logits", widths=(2, 2, 2))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "muon"])
+def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_logits(optimizer):
+    recipe = modern.recipe_with(precision="mixed_bfloat16", widths=(4, 4, 4), optimizer=optimizer)
+    model = modern.build_network(recipe, input_shape=(10, 10, 3), num_classes=3)
+    conv = model.get_layer("block1_conv1")
+    assert conv.compute_dtype == "bfloat16" and keras.backend.standardize_dtype(conv.kernel.dtype) == "float32"
+    images = np.random.default_rng(0).normal(size=(6, 10, 10, 3)).astype(np.float32)
+    inside = keras.Model(model.input, conv.output)(images)
+    assert keras.backend.standardize_dtype(inside.dtype) == "bfloat16"
+    assert keras.backend.standardize_dtype(model(images).dtype) == "float32", "the loss sees float32 logits"
+    modern.compile_network(model, recipe, steps_per_epoch=1)
+    before = keras.ops.convert_to_numpy(conv.kernel).copy()
+    scores = model.train_on_batch(images, np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2]])
+    assert np.all(np.isfinite(scores)) and not np.allclose(before, keras.ops.convert_to_numpy(conv.kernel))

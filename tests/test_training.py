@@ -344,6 +344,24 @@ def test_labels_are_stored_as_digits_and_checked_when_read(tmp_path):
         _runs.decode_labels("09a", tmp_path / "x")
 
 
+def test_a_run_of_more_than_ten_classes_is_saved_and_replayed_without_predictions(private_cache):
+    images, labels = tiny_data()
+    labels = labels * 10  # classes 0 and 10: class 10 has no one-digit code
+
+    def run(train):
+        return training.fit_and_evaluate(tiny_model(classes=11), (images[:120], labels[:120]), None,
+                                         (images[160:], labels[160:]), epochs=3, batch_size=32, name="tiny_run",
+                                         profile="quick", train=train)
+
+    trained = run(train=True)
+    record = _runs.read_record(trained.record_path)["run"]
+    assert "test_predictions" not in record and "test_labels" not in record
+    again = run(train=False)
+    assert again.loaded_from is not None and again.test_accuracy == trained.test_accuracy
+    assert "test_predictions" not in _runs.read_record(again.record_path)["run"], "nothing it cannot store"
+    assert training.recorded_run("tiny_run", profile="quick").test_predictions is None
+
+
 def test_fit_and_evaluate_checks_the_data_pairs():
     images, labels = tiny_data()
     with pytest.raises(ValueError, match="120 images but 100 labels"):
