@@ -246,6 +246,90 @@ def layer_table(model: keras.Model) -> LayerTable:
 
 
 # ---------------------------------------------------------------------------
+# Multiply-adds: where a network's arithmetic is
+# ---------------------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class ArithmeticTable:
+    """A model's multiply-adds per image, layer by layer, with the formula of each.
+
+    Printing gives a plain fixed-width table, the same on every machine;
+    notebooks show it as HTML.
+    """
+
+    rows: list = field(default_factory=list)  # (name, type, output shape, multiply-adds, formula)
+    total: int = 0
+
+    _HEADERS = ("Layer", "Type", "Output shape", "Multiply-adds", "Formula")
+
+    def total_line(self) -> str:
+        return (f"Total: {self.total:,} multiply-adds per image, forward (a training step adds about twice "
+                "as many backward)")
+
+    def _cells(self) -> list[tuple[str, ...]]:
+        return [(name, kind, shape, f"{count:,}", formula) for name, kind, shape, count, formula in self.rows]
+
+    def to_text(self) -> str:
+        return _tables.text(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line())
+
+    __str__ = to_text
+    __repr__ = to_text
+
+    def _repr_html_(self) -> str:
+        return _tables.html_table(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line(),
+                                  css_class="cnncourse-layer-table")
+
+
+def _positions(shape, layer) -> tuple:
+    """The spatial sizes of a (batch-less) shape, read according to ``data_format``."""
+    return tuple(shape[1:] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[:-1])
+
+
+def _multiply_adds(layer) -> tuple[int, str]:
+    """(multiply-adds per image, formula) of one layer: products of inputs with weights, nothing else."""
+    full_shape, output = _input_shape(layer), _output_shape(layer)
+    if full_shape is None or output is None or (output and isinstance(output[0], tuple)):
+        return 0, "not counted (several or unknown outputs)"
+    channels = _channels(layer, full_shape)
+    if isinstance(layer, _CONVOLUTIONS):
+        positions = _positions(output, layer)
+        factors = (*positions, *layer.kernel_size, channels // getattr(layer, "groups", 1), layer.filters)
+        text = f"{_dot(*positions)} positions · {_dot(*factors[len(positions):])}"
+    elif isinstance(layer, _TRANSPOSED_CONVOLUTIONS):
+        positions = _positions(full_shape[1:], layer)  # every input pixel spreads through the kernel
+        factors = (*positions, *layer.kernel_size, channels, layer.filters)
+        text = f"{_dot(*positions)} input positions · {_dot(*factors[len(positions):])}"
+    elif isinstance(layer, _DEPTHWISE_CONVOLUTIONS):
+        positions = _positions(output, layer)
+        factors = (*positions, *layer.kernel_size, channels, layer.depth_multiplier)
+        text = f"{_dot(*positions)} positions · {_dot(*factors[len(positions):])}"
+    elif isinstance(layer, _SEPARABLE_CONVOLUTIONS):
+        positions = _positions(output, layer)
+        middle = channels * layer.depth_multiplier
+        count = math.prod(positions) * (math.prod(layer.kernel_size) * middle + middle * layer.filters)
+        return count, (f"{_dot(*positions)} positions · ({_dot(*layer.kernel_size, middle)} + "
+                       f"{_dot(middle, layer.filters)}) = {count:,}")
+    elif isinstance(layer, keras.layers.Dense):
+        vectors = math.prod(full_shape[1:-1])  # a Dense layer on a map applies at every position
+        factors = (vectors, full_shape[-1], layer.units) if vectors > 1 else (full_shape[-1], layer.units)
+        text = _dot(*factors[-2:]) if vectors == 1 else f"{vectors:,} positions · {_dot(*factors[1:])}"
+    else:
+        return 0, "no weights multiplied" if not layer.weights else "elementwise, not counted"
+    count = math.prod(factors)
+    return count, f"{text} = {count:,}"
+
+
+def multiply_adds(model: keras.Model) -> ArithmeticTable:
+    """One row per layer (the InputLayer left out) with its multiply-adds per image and their formula."""
+    rows = []
+    for layer in _model_layers(model):
+        count, formula = _multiply_adds(layer)
+        rows.append((layer.name, type(layer).__name__, _shape_text(_output_shape(layer)), count, formula))
+    return ArithmeticTable(rows=rows, total=sum(row[3] for row in rows))
+
+
+# ---------------------------------------------------------------------------
 # "Fill in the summary" exercise
 # ---------------------------------------------------------------------------
 

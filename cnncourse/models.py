@@ -25,10 +25,11 @@ import inspect
 import keras
 
 from cnncourse import _keras_graph, _validate
-from cnncourse._summaries import LayerRow, LayerTable, layer_table, summary_quiz, summary_quiz_template
+from cnncourse._summaries import (ArithmeticTable, LayerRow, LayerTable, layer_table, multiply_adds, summary_quiz,
+                                  summary_quiz_template)
 
-__all__ = ["LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table", "names", "summary_quiz",
-           "summary_quiz_template"]
+__all__ = ["ArithmeticTable", "LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table",
+           "multiply_adds", "names", "summary_quiz", "summary_quiz_template"]
 
 
 # ---------------------------------------------------------------------------

@@ -233,6 +233,7 @@ CASES = [
          {"input_shape": "shape"}),
     Case(cc.models.largest_weight_norms, {"model": tiny_model}, {"model": "model"}),
     Case(cc.models.layer_table, {"model": tiny_model}, {"model": "model"}),
+    Case(cc.models.multiply_adds, {"model": tiny_model}, {"model": "model"}),
     # ops
     Case(cc.ops.output_size, {"input_size": 8, "kernel_size": 3},
          {"input_size": "count", "kernel_size": "count", "stride": "count", "padding": "padding"}),

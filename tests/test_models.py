@@ -516,3 +516,31 @@ def test_largest_weight_norms_is_what_max_norm_caps():
     assert cc_models.largest_weight_norms(model)["conv1_1"] == pytest.approx(3.0, rel=1e-5)
     with pytest.raises(TypeError, match="Keras model"):
         cc_models.largest_weight_norms("two_block_cifar10")
+
+
+def test_multiply_adds_counts_each_product_of_an_input_with_a_weight():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
+    x = keras.layers.DepthwiseConv2D(3, name="depthwise")(x)  # valid: 6x6 positions
+    x = keras.layers.SeparableConv2D(5, 3, name="separable")(x)  # 4x4
+    x = keras.layers.BatchNormalization(name="norm")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)
+    x = keras.layers.Dense(6, name="per_position")(x)  # 2x2 positions, 5 -> 6
+    outputs = keras.layers.Dense(2, name="head")(keras.layers.Flatten(name="flat")(x))
+    table = cc_models.multiply_adds(keras.Model(inputs, outputs))
+    counts = {name: count for name, _, _, count, _ in table.rows}
+    assert counts == {"conv": 8 * 8 * 3 * 3 * 3 * 4, "depthwise": 6 * 6 * 3 * 3 * 4,
+                      "separable": 4 * 4 * (3 * 3 * 4 + 4 * 5), "norm": 0, "pool": 0,
+                      "per_position": 2 * 2 * 5 * 6, "flat": 0, "head": 24 * 2}
+    assert table.total == sum(counts.values())
+    formulas = {name: formula for name, _, _, _, formula in table.rows}
+    assert formulas["conv"] == "8·8 positions · 3·3·3·4 = 6,912"
+    assert formulas["norm"] == "elementwise, not counted" and formulas["pool"] == "no weights multiplied"
+    text = str(table)
+    assert text.splitlines()[0].split() == ["Layer", "Type", "Output", "shape", "Multiply-adds", "Formula"]
+    assert text.splitlines()[-1] == (f"Total: {table.total:,} multiply-adds per image, forward (a training step "
+                                     "adds about twice as many backward)")
+
+
+def test_multiply_adds_of_the_airbench_network_are_about_118_million_per_image():
+    assert cc_models.multiply_adds(build("airbench_cifar10")).total == 118_147_360
