@@ -38,6 +38,7 @@ __all__ = [
     "BACKBONES",
     "SOURCE_CLASSES",
     "TARGET_CLASSES",
+    "BestEpoch",
     "WeightsUnavailable",
     "backbone_record",
     "class_subset",
@@ -50,6 +51,7 @@ __all__ = [
     "load_backbone",
     "pretrain_backbone",
     "summarize",
+    "target_statistics",
     "to_cifar_shape",
 ]
 
@@ -215,7 +217,7 @@ def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: i
     splits = [(images[:limit], labels[:limit]) for (images, labels), limit in zip(splits, limits)]
     if dataset_name == "fashion_mnist":
         splits = [(to_cifar_shape(images), labels) for images, labels in splits]
-    return splits, loaded.class_names, classes
+    return splits, loaded.class_names, classes, loaded.describe()
 
 
 def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_size: int | None = None,
@@ -233,8 +235,8 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
         _size(size, what, available=None, default=None)  # the kind of value now, before loading the data
     _, classes, _, default_epochs = BACKBONES[name]
     epochs = _validate.positive_int(epochs if epochs is not None else default_epochs, "epochs", example="15")
-    (train_data, validation_data, test_data), class_names, classes = _pretraining_data(name, seed, train_size,
-                                                                                       test_size)
+    (train_data, validation_data, test_data), class_names, classes, described = _pretraining_data(
+        name, seed, train_size, test_size)
     config.seed_everything(seed)
     backbone = models.build("transfer_backbone")
     inputs = keras.Input(shape=(32, 32, 3), name="image")
@@ -258,6 +260,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
         "train images": len(train_data[1]), "validation images": len(validation_data[1]),
         "epochs": run.epochs, "batch size": 64, "optimizer": "Adam(0.001)", "augmentation": "flip, shift 10 %",
         "source test accuracy": round(run.test_accuracy, 4), "source test images": len(run.test_labels),
+        "data": training.data_identity(train_data, test_data, source=f"{described}; classes {list(classes)}"),
         "seconds": round(run.seconds, 1), "device": run.device, "backend": keras.backend.backend(),
         "keras": keras.__version__, "date": datetime.date.today().isoformat(),
         "command": f"python -m cnncourse.transfer pretrain {name}", "sha256": data.sha256_of(model_path),
@@ -269,7 +272,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
 
 # ---------------------------------------------------------------- three ways to use a backbone
 
-ARMS = ("scratch", "frozen", "fine-tuned", "fine-tuned, BN in training mode")
+ARMS = ("scratch", "frozen", "fine-tuned", "fine-tuned, BN in training mode", "frozen, target BN statistics")
 
 
 def classifier(backbone: keras.Model, num_classes: int) -> keras.Model:
@@ -324,87 +327,182 @@ def unfreeze(backbone: keras.Model, layers=None, *, batch_norm: bool = False) ->
     return trainable
 
 
+def target_statistics(backbone: keras.Model, images) -> list[str]:
+    """Re-estimate the backbone's BatchNormalization statistics on the target images (no labels needed).
+
+    A frozen BatchNormalization layer normalises with the mean and variance it
+    saw on the source task. For a distant source (grey, padded Fashion-MNIST
+    against colour photos) those statistics are wrong for the new images, and
+    a frozen backbone then fails for two reasons at once: its features, and
+    its normalisation. Setting each layer's statistics to those of its inputs
+    on the target images (first layer first, since each changes what the next
+    one sees) separates the two. Returns the names of the layers reset.
+    """
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    images = _validate.model_inputs(images, backbone, "images")
+    reset = []
+    for layer in backbone.layers:
+        if not isinstance(layer, keras.layers.BatchNormalization):
+            continue
+        probe = keras.Model(backbone.inputs[0], layer.input)
+        inputs = np.concatenate([keras.ops.convert_to_numpy(probe(images[start:start + 256], training=False))
+                                 for start in range(0, len(images), 256)]).astype(np.float64)
+        axes = tuple(range(inputs.ndim - 1))
+        layer.moving_mean.assign(inputs.mean(axis=axes).astype("float32"))
+        layer.moving_variance.assign(inputs.var(axis=axes).astype("float32"))
+        reset.append(layer.name)
+    if not reset:
+        raise ValueError(f"{backbone.name!r} has no BatchNormalization layer: there are no statistics to re-estimate")
+    return reset
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """End training with the weights of the epoch of highest validation accuracy (the earliest of equals).
+
+    Every arm of the comparison is scored this way, so that none is judged on
+    whatever its last step left (a few noisy batches can move a small set's
+    BatchNormalization statistics a long way), and the choice is made on
+    validation images, never on the test set.
+    """
+
+    def on_train_begin(self, logs=None):
+        self.best, self.weights = -1.0, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if "val_accuracy" not in (logs or {}):
+            raise ValueError("BestEpoch needs validation_data: it chooses the epoch by validation accuracy")
+        if logs["val_accuracy"] > self.best:
+            self.best, self.weights = logs["val_accuracy"], self.model.get_weights()
+
+    def on_train_end(self, logs=None):
+        if self.weights is not None:
+            self.model.set_weights(self.weights)
+
+
 def _compiled(model, learning_rate):
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def compare_arms(backbone_name: str, train_data, test_data, *, shots, seeds, epochs_for, train: bool = True,
-                 arms=ARMS[:3], bn_pitfall_shots=(), fine_tune_learning_rate: float = 1e-4) -> list[dict]:
+def compare_arms(backbone_name: str, train_data, validation_data, test_data, *, shots, seeds, epochs_for,
+                 train: bool = True, arms=ARMS[:3], bn_pitfall_shots=(),
+                 fine_tune_learning_rate: float = 1e-4) -> list[dict]:
     """Train every arm on the same k-shot subsets and return one row per (k, seed, arm) with its test accuracy.
+
+    Every arm trains for the same ``epochs_for(k)`` epochs in all, validates on
+    the same ``validation_data`` after each, and is scored on the test set with
+    the weights of its best validation epoch (``BestEpoch``):
 
     - **scratch**: the backbone's architecture with random weights, all trained
       (BatchNormalization momentum 0.9, so that its running statistics settle
-      even on a few dozen images: the fair comparison);
+      even on a few dozen images);
     - **frozen**: the pretrained backbone, ``trainable = False``, only the new head trains;
-    - **fine-tuned**: the frozen arm's model, then the backbone unfrozen
-      (``unfreeze``: all but BatchNormalization) for half as many epochs at
-      ``fine_tune_learning_rate``;
+    - **fine-tuned**: the head trained on the frozen backbone for the first half
+      of the epochs, then the backbone unfrozen (``unfreeze``: all but
+      BatchNormalization) for the second half at ``fine_tune_learning_rate``;
     - **fine-tuned, BN in training mode** (for k in ``bn_pitfall_shots``): the
-      same with the BatchNormalization layers unfrozen too.
+      same with the BatchNormalization layers unfrozen too;
+    - **frozen, target BN statistics**: the frozen arm after ``target_statistics``
+      re-estimated the backbone's normalisation on the k-shot images.
 
-    ``epochs_for(k)`` gives the epochs of the scratch and frozen arms. Every
-    run is saved; ``train=False`` reloads them. One line is printed per (k, seed).
+    Every run is saved; ``train=False`` reloads them. One line is printed per (k, seed).
     """
     _backbone_name(backbone_name)
-    images, labels = train_data
+    images, labels = _pair_of_arrays(train_data, "train_data")
+    validation = _pair_of_arrays(validation_data, "validation_data")
+    if isinstance(arms, str) or not isinstance(arms, (list, tuple)) or not arms:
+        raise TypeError(f"arms must be a list of arm names from {ARMS}, got {arms!r}")
+    unknown = [arm for arm in arms if arm not in ARMS]
+    if unknown:
+        raise ValueError(f"unknown arm(s) {unknown}; the arms are {list(ARMS)}")
     rows = []
     for seed in seeds:
         for shots_per_class in shots:
             chosen = few_shot(labels, shots_per_class, seed)
             subset = (images[chosen], labels[chosen])
             epochs = _validate.positive_int(epochs_for(shots_per_class), "epochs_for(k)", example="20")
+            if epochs < 2:
+                raise ValueError(f"epochs_for({shots_per_class}) is {epochs}: the fine-tuned arm needs at least 2 "
+                                 "epochs (half with the backbone frozen, half unfrozen)")
             stem = f"transfer_{backbone_name}_k{shots_per_class}_s{seed}"
-            wanted = list(arms) + ([ARMS[3]] if shots_per_class in bn_pitfall_shots else [])
-            results = _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train,
+            wanted = list(arms) + ([ARMS[3]] if shots_per_class in bn_pitfall_shots and ARMS[3] not in arms else [])
+            results = _arms(backbone_name, subset, validation, test_data, wanted, epochs, seed, stem, train,
                             fine_tune_learning_rate)  # quiet runs: one summary line instead of four runs' notes
             for arm in wanted:
-                run = results[arm]
+                run, seconds = results[arm]
                 rows.append({"backbone": backbone_name, "k": shots_per_class, "seed": seed, "arm": arm,
-                             "train images": len(chosen), "epochs": run.epochs, "test accuracy": run.test_accuracy,
-                             "time (s)": run.seconds, "reloaded": run.loaded_from is not None})
+                             "train images": len(chosen), "epochs": epochs,
+                             "best epoch": _best_epoch(run, epochs), "test accuracy": run.test_accuracy,
+                             "time (s)": seconds, "reloaded": run.loaded_from is not None})
             _text.say(f"{backbone_name} backbone, k = {shots_per_class:>4}, seed {seed}: " + ", ".join(
-                f"{arm} {results[arm].test_accuracy:.3f}" for arm in wanted))
+                f"{arm} {results[arm][0].test_accuracy:.3f}" for arm in wanted))
     return rows
 
 
-def _arms(backbone_name, subset, test_data, wanted, epochs, seed, stem, train, fine_tune_learning_rate):
+def _pair_of_arrays(value, what: str):
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{what} must be an (images, labels) pair, such as target_train")
+    images, labels = np.asarray(value[0]), _validate.class_labels(value[1], f"{what} labels")
+    _validate.same_length(images, labels, f"{what} images", f"{what} labels")
+    return images, labels
+
+
+def _best_epoch(run, epochs: int) -> int:
+    """The epoch whose weights were scored: of the run's own epochs, counted within the arm's whole budget."""
+    own = int(np.argmax(run.history["val_accuracy"])) + 1
+    return own + (epochs - run.epochs)  # a fine-tuning run starts after the frozen half
+
+
+def _arms(backbone_name, subset, validation, test_data, wanted, epochs, seed, stem, train, fine_tune_learning_rate):
+    """Train (or reload) the wanted arms: ``{arm: (run, seconds of all its phases)}``."""
     results = {}
     num_classes = int(np.max(subset[1])) + 1
 
     def fit(model, name, epochs_here):
-        return training.fit_and_evaluate(model, subset, None, test_data, epochs=epochs_here, batch_size=32,
-                                         name=name, train=train, verbose=False)
+        return training.fit_and_evaluate(model, subset, validation, test_data, epochs=epochs_here, batch_size=32,
+                                         name=name, train=train, verbose=False, callbacks=[BestEpoch()])
+
+    def pretrained(frozen=True, statistics=False):
+        config.seed_everything(seed)
+        backbone = load_backbone(backbone_name)
+        if statistics:
+            target_statistics(backbone, subset[0])
+        backbone.trainable = not frozen
+        return backbone
 
     if "scratch" in wanted:
         config.seed_everything(seed)
         scratch = _compiled(classifier(models.build("transfer_backbone", batch_norm_momentum=0.9), num_classes), 1e-3)
-        results["scratch"] = fit(scratch, f"{stem}_scratch", epochs)
-    if not any(arm != "scratch" for arm in wanted):
+        run = fit(scratch, f"{stem}_scratch", epochs)
+        results["scratch"] = (run, run.seconds)
+    for arm, statistics, suffix in (("frozen", False, "frozen"),
+                                    ("frozen, target BN statistics", True, "frozen_target_bn")):
+        if arm in wanted:
+            run = fit(_compiled(classifier(pretrained(statistics=statistics), num_classes), 1e-3), f"{stem}_{suffix}",
+                      epochs)
+            results[arm] = (run, run.seconds)
+    tuned_arms = [arm for arm in ("fine-tuned", "fine-tuned, BN in training mode") if arm in wanted]
+    if not tuned_arms:
         return results
-    config.seed_everything(seed)
-    backbone = load_backbone(backbone_name)
-    backbone.trainable = False
-    frozen = _compiled(classifier(backbone, num_classes), 1e-3)
-    results["frozen"] = fit(frozen, f"{stem}_frozen", epochs)
-    settled_head = frozen.get_weights()
-    for arm, batch_norm in (("fine-tuned", False), ("fine-tuned, BN in training mode", True)):
-        if arm not in wanted:
-            continue
-        config.seed_everything(seed)
-        tuned_backbone = load_backbone(backbone_name)
+    head_epochs = epochs // 2
+    head = fit(_compiled(classifier(pretrained(), num_classes), 1e-3), f"{stem}_finetuned_head", head_epochs)
+    for arm in tuned_arms:
+        batch_norm = arm != "fine-tuned"
+        suffix = "finetuned_bn_training" if batch_norm else "finetuned"
+        tuned_backbone = pretrained()
         model = classifier(tuned_backbone, num_classes)
-        model.set_weights(settled_head)  # start where the frozen arm ended: the head has settled
+        if head.model is not None:
+            model.set_weights(head.model.get_weights())  # start where the head's half ended: the head has settled
         unfreeze(tuned_backbone, batch_norm=batch_norm)
         _compiled(model, fine_tune_learning_rate)
-        suffix = "finetuned_bn_training" if batch_norm else "finetuned"
-        if results["frozen"].model is None and not training.has_saved_run(
-                model, f"{stem}_{suffix}", epochs=max(1, epochs // 2), batch_size=32, train_size=len(subset[1])):
-            raise ValueError(f"the frozen arm {stem}_frozen was replayed from a record without weights, so there is "
-                             f"no trained head for {stem}_{suffix} to start from: run with train=True")
-        results[arm] = fit(model, f"{stem}_{suffix}", max(1, epochs // 2))
-        results[arm].seconds = (results[arm].seconds or 0) + (results["frozen"].seconds or 0)
+        if head.model is None and not training.has_saved_run(model, f"{stem}_{suffix}", epochs=epochs - head_epochs,
+                                                             batch_size=32, train_size=len(subset[1])):
+            raise ValueError(f"the head run {stem}_finetuned_head was replayed from a record without weights, so "
+                             f"there is no trained head for {stem}_{suffix} to start from: run with train=True")
+        run = fit(model, f"{stem}_{suffix}", epochs - head_epochs)
+        results[arm] = (run, (run.seconds or 0) + (head.seconds or 0))
     return results
 
 

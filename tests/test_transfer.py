@@ -10,10 +10,9 @@ from cnncourse import _runs, data, models, plots, transfer
 
 
 @pytest.fixture
-def private_cache(private_cache, tmp_path, monkeypatch):
-    """The shared private cache (tests/conftest.py), and no shipped backbone: a test pretrains its own."""
+def no_shipped_backbones(tmp_path, monkeypatch):
+    """No backbone shipped with the package stands in: a test pretrains its own (in ``private_cache``)."""
     monkeypatch.setattr(_runs, "shipped_folder", lambda: tmp_path / "shipped")
-    return private_cache
 
 
 def test_class_subset_keeps_and_relabels_in_the_given_order():
@@ -84,7 +83,7 @@ def test_frozen_batch_normalization_keeps_its_statistics_and_training_false_alon
     assert running_mean_change(batch_norm=True) > 1e-3
 
 
-def test_pretrain_save_load_and_checksum(private_cache, capsys):
+def test_pretrain_save_load_and_checksum(private_cache, no_shipped_backbones, capsys):
     record = transfer.pretrain_backbone("cifar5", epochs=1, train_size=100, test_size=100)
     assert record["train images"] == 100 and record["epochs"] == 1 and len(record["sha256"]) == 64
     assert "airplane" in record["source task"] and record["command"].endswith("pretrain cifar5")
@@ -96,7 +95,7 @@ def test_pretrain_save_load_and_checksum(private_cache, capsys):
         transfer.load_backbone("cifar5")
 
 
-def test_a_missing_backbone_names_every_place_and_the_command(private_cache):
+def test_a_missing_backbone_names_every_place_and_the_command(private_cache, no_shipped_backbones):
     with pytest.raises(transfer.WeightsUnavailable) as error:
         transfer.load_backbone("fashion")
     message = str(error.value)
@@ -115,26 +114,68 @@ def test_the_shipped_backbones_match_their_records():
         assert record["epochs"] >= 10 and record["train images"] == 22_500
 
 
-def test_compare_arms_rows_and_summary(private_cache, capsys):
+def test_compare_arms_rows_and_summary(private_cache, no_shipped_backbones, capsys):
     transfer.pretrain_backbone("cifar5", epochs=1, train_size=100, test_size=100)
     rng = np.random.default_rng(0)
     images, labels = rng.uniform(0, 1, (40, 32, 32, 3)).astype("float32"), np.repeat(np.arange(2), 20)
-    rows = transfer.compare_arms("cifar5", (images, labels), (images[:10], labels[:10]), shots=(2, 4), seeds=(0,),
-                                 epochs_for=lambda k: 1, bn_pitfall_shots=(2,))
+    validation = (images[20:30], labels[20:30])
+    arms = ("scratch", "frozen", "fine-tuned", "frozen, target BN statistics")
+    rows = transfer.compare_arms("cifar5", (images, labels), validation, (images[:10], labels[:10]), shots=(2, 4),
+                                 seeds=(0,), epochs_for=lambda k: 2, arms=arms, bn_pitfall_shots=(2,))
     assert [(row["k"], row["arm"]) for row in rows] == [
-        (2, "scratch"), (2, "frozen"), (2, "fine-tuned"), (2, "fine-tuned, BN in training mode"),
-        (4, "scratch"), (4, "frozen"), (4, "fine-tuned")]
+        *[(2, arm) for arm in arms], (2, "fine-tuned, BN in training mode"), *[(4, arm) for arm in arms]]
     assert all(0 <= row["test accuracy"] <= 1 for row in rows)
+    assert all(row["epochs"] == 2 and 1 <= row["best epoch"] <= 2 for row in rows), "every arm: the same epochs"
+    assert [row["best epoch"] for row in rows if row["arm"] == "fine-tuned"] == [2, 2], "scored after its own half"
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("cifar5 backbone")]
     assert len(lines) == 2, "one line per (k, seed), not the runs' logs"
-    again = transfer.compare_arms("cifar5", (images, labels), (images[:10], labels[:10]), shots=(2,), seeds=(0,),
-                                  epochs_for=lambda k: 1, train=False)
+    again = transfer.compare_arms("cifar5", (images, labels), validation, (images[:10], labels[:10]), shots=(2,),
+                                  seeds=(0,), epochs_for=lambda k: 2, arms=arms, train=False)
     assert all(row["reloaded"] for row in again)
-    assert [row["test accuracy"] for row in again] == [row["test accuracy"] for row in rows[:3]]
+    assert [row["test accuracy"] for row in again] == [row["test accuracy"] for row in rows[:4]]
     table = transfer.summarize(rows, arms=("scratch", "frozen"))
     assert table.columns == ["k", "scratch", "frozen"] and len(table.rows) == 2
     figure = plots.accuracy_vs_shots(rows, chance=0.5)
-    assert len(figure.axes[0].get_lines()) == 5  # four arms and the chance line
+    assert len(figure.axes[0].get_lines()) == 6  # five arms and the chance line
+    with pytest.raises(ValueError, match="unknown arm"):
+        transfer.compare_arms("cifar5", (images, labels), validation, validation, shots=(2,), seeds=(0,),
+                              epochs_for=lambda k: 2, arms=("frozen", "thawed"))
+    with pytest.raises(ValueError, match="at least 2 epochs"):
+        transfer.compare_arms("cifar5", (images, labels), validation, validation, shots=(2,), seeds=(0,),
+                              epochs_for=lambda k: 1)
+
+
+def test_best_epoch_ends_training_with_the_best_validation_weights():
+    rng = np.random.default_rng(0)
+    images, labels = rng.uniform(0, 1, (32, 4, 4, 1)).astype("float32"), np.repeat(np.arange(2), 16)
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2, "softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(5.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    kept = {}
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            kept[epoch] = (logs["val_accuracy"], [w.copy() for w in self.model.get_weights()])
+
+    history = model.fit(images, labels, validation_data=(images[:8], labels[:8]), epochs=6, verbose=0,
+                        callbacks=[Spy(), transfer.BestEpoch()])
+    best = int(np.argmax(history.history["val_accuracy"]))
+    for ended, wanted in zip(model.get_weights(), kept[best][1]):
+        np.testing.assert_array_equal(ended, wanted)
+    with pytest.raises(ValueError, match="needs validation_data"):
+        model.fit(images, labels, epochs=1, verbose=0, callbacks=[transfer.BestEpoch()])
+
+
+def test_target_statistics_normalise_the_target_images():
+    backbone = transfer.load_backbone("fashion")
+    images = np.random.default_rng(0).uniform(0, 1, (20, 32, 32, 3)).astype("float32")
+    reset = transfer.target_statistics(backbone, images)
+    assert reset[0] == "block1_conv1_bn" and len(reset) == 6
+    layer = backbone.get_layer(reset[-1])
+    probe = keras.Model(backbone.inputs[0], layer.output)
+    outputs = keras.ops.convert_to_numpy(probe(images, training=False))
+    np.testing.assert_allclose(outputs.mean(axis=(0, 1, 2)), keras.ops.convert_to_numpy(layer.beta), atol=1e-3)
+    with pytest.raises(ValueError, match="takes"):
+        transfer.target_statistics(backbone, images[:, :28, :28])
 
 
 def test_imagenet_path_builds_and_trains_without_weights():
