@@ -1039,6 +1039,52 @@ def time_epoch(data, **changes) -> dict:
                                                  ("backend", "backend_version", "keras", "device", "date")}}
 
 
+# The recipes whose CPU cost chapter 12 compares, timed one after the other in one process.
+TIMED_VARIANTS = {
+    "recipe": {},
+    "muon": MUON_CHANGES,
+    "recipe, bfloat16": {"precision": "mixed_bfloat16"},
+    "muon, bfloat16": {**MUON_CHANGES, "precision": "mixed_bfloat16"},
+}
+EPOCH_COMPARISON_FILE = "airbench_cifar10.epoch_comparison.json"  # in the shipped runs' folder
+
+
+def compare_epochs(data, variants: dict | None = None) -> list[dict]:
+    """One epoch of each variant, timed one after the other in this process, and what a whole run would take.
+
+    Two timings are comparable only if the machine did the same other work
+    during both; timing them back to back in one process on a quiet CPU is
+    the closest to that. A run's time is its epochs times the epoch's time
+    (``run vs first``: as a multiple of the first variant's run).
+    """
+    variants = dict(TIMED_VARIANTS if variants is None else variants)
+    if not variants or not all(isinstance(name, str) and isinstance(changes, dict)
+                                for name, changes in variants.items()):
+        raise TypeError("variants must be a non-empty dict of name: recipe changes, such as {'muon': MUON_CHANGES}")
+    rows = []
+    for name, changes in variants.items():
+        keras.backend.clear_session()  # each variant builds its own network: free the last one's graph
+        measured = time_epoch(data, **changes)
+        epochs = recipe_with(**changes)["epochs"]
+        rows.append({"variant": name, "epoch (s)": measured["seconds"], "steps": measured["steps"],
+                     "batch_size": measured["batch_size"], "epochs": epochs,
+                     "run (min)": round(epochs * measured["seconds"] / 60, 2),
+                     **{key: measured[key] for key in ("backend", "device", "date")}})
+    first = rows[0]["epochs"] * rows[0]["epoch (s)"]
+    for row in rows:
+        row["run vs first"] = round(row["epochs"] * row["epoch (s)"] / first, 3)
+    return rows
+
+
+def _record_epoch_comparison(folder=None) -> list[dict]:
+    """``compare_epochs`` on the full training set, saved (signed) for chapter 12."""
+    from cnncourse import data as datasets
+
+    rows = compare_epochs(datasets.load("cifar10", verbose=False))
+    _runs.write_signed(Path(folder or _runs.shipped_folder()) / EPOCH_COMPARISON_FILE, {"variants": rows})
+    return rows
+
+
 def epoch_times(folder=None) -> list[dict]:
     """The shipped measurements of ``time_epoch`` at full width, one per backend (checked against their checksum)."""
     path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
@@ -1064,5 +1110,8 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["--time-epoch"]:
         print(_record_epoch_time())
+    elif sys.argv[1:] == ["--compare-epochs"]:
+        for measured in _record_epoch_comparison():
+            print(measured)
     else:
         _train_full_profile(sys.argv[1:])

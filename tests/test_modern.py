@@ -178,20 +178,8 @@ def test_the_residual_variant_adds_skips_and_no_parameters():
     assert sum(isinstance(layer, keras.layers.Add) for layer in residual.layers) == 3
 
 
-def _toy_dataset():
-    """400 small images, two classes a convnet learns in a few epochs: dark, or with a bright top half."""
-    from cnncourse import data
-
-    rng = np.random.default_rng(0)
-    labels = np.arange(400) % 2
-    images = rng.random((400, 12, 12, 3)).astype("float32") * 0.5
-    images[labels == 1, :, :6] += 0.5
-    return data.Dataset("toy", images[:300], labels[:300], images[300:], labels[300:], ("dark", "bright"),
-                        "made in the test")
-
-
 def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
-    dataset = _toy_dataset()
+    dataset = toy_dataset()
     run = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
                        profile="quick", verbose=False)
     assert run.test_accuracy > 0.8  # chance is 0.5
@@ -204,7 +192,7 @@ def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
 
 
 def test_a_small_muon_run_learns():
-    dataset = _toy_dataset()
+    dataset = toy_dataset()
     changes = {**modern.MUON_CHANGES, "epochs": 6, "batch_size": 50, "widths": (8, 8, 8), "logit_scale": 1 / 8}
     run = modern.train(dataset, variant="toy_muon", seed=0, profile="quick", verbose=False, **changes)
     assert run.test_accuracy > 0.8  # chance is 0.5
@@ -342,6 +330,19 @@ def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
     (tmp_path / modern.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
     with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
         modern.epoch_times(tmp_path)
+
+
+def test_variants_are_timed_back_to_back_with_what_a_run_of_each_would_take():
+    small = {"batch_size": 50, "widths": (4, 4, 4)}
+    rows = modern.compare_epochs(toy_dataset(), {"sgd": {**small, "epochs": 10},
+                                                 "muon": {**modern.MUON_CHANGES, **small, "epochs": 8}})
+    assert [row["variant"] for row in rows] == ["sgd", "muon"] and [row["steps"] for row in rows] == [6, 6]
+    for row in rows:
+        assert row["epoch (s)"] > 0 and row["run (min)"] == round(row["epochs"] * row["epoch (s)"] / 60, 2)
+    assert rows[0]["run vs first"] == 1.0
+    assert rows[1]["run vs first"] == round(8 * rows[1]["epoch (s)"] / (10 * rows[0]["epoch (s)"]), 3)
+    with pytest.raises(TypeError, match="variants must be a non-empty dict"):
+        modern.compare_epochs(toy_dataset(), {})
 
 
 def test_the_full_profile_runs_are_read_from_their_shipped_records():
