@@ -374,6 +374,9 @@ def learning_rate(recipe: dict) -> float:
 
 def compile_network(model: keras.Model, recipe: dict, steps_per_epoch: int) -> keras.Model:
     """The label-smoothed cross-entropy, with Nesterov SGD on the triangle schedule (or ``Muon``, for a Muon recipe)."""
+    _keras_graph.built_model(model)
+    if not isinstance(recipe, dict):
+        raise TypeError(f"recipe must be a dict of recipe entries (see cc.modern.RECIPE), got {recipe!r}")
     recipe = recipe_with(**recipe)
     steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", example="48")
     total_steps = recipe["epochs"] * steps_per_epoch

@@ -338,9 +338,10 @@ def target_statistics(backbone: keras.Model, images) -> list[str]:
     on the target images (first layer first, since each changes what the next
     one sees) separates the two. Returns the names of the layers reset.
     """
-    if not isinstance(backbone, keras.Model):
-        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    _keras_graph.built_model(backbone, "backbone")
     images = _validate.model_inputs(images, backbone, "images")
+    if len(images) < 2:
+        raise ValueError(f"images holds {len(images)} image(s): statistics need at least 2 (the k-shot set)")
     reset = []
     for layer in backbone.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):

@@ -171,6 +171,18 @@ def a_run():
     return a_run.run
 
 
+def bn_model():
+    """A tiny backbone with a BatchNormalization layer, for target_statistics."""
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="conv"),
+                             keras.layers.BatchNormalization(name="conv_bn"), keras.layers.GlobalAveragePooling2D()],
+                            name="tiny_backbone")
+
+
+def tiny_airbench():
+    return modern.build_network({"widths": (2, 2, 2)}, input_shape=(12, 12, 3), num_classes=3)
+
+
 def a_dataset():
     return cc.data.Dataset("toy", IMAGES, LABELS, IMAGES, LABELS, CLASSES, "made in the test")
 
@@ -344,6 +356,17 @@ CASES = [
     Case(cc.transfer.pretrain_backbone, {"name": "fashion", "epochs": 1, "train": False},
          {"train_size": "count_or_none", "epochs": "count_or_none", "name": "name"}),
     Case(cc.transfer.unfreeze, {"backbone": tiny_model}, {"backbone": "model", "layers": "layers"}),
+    Case(cc.transfer.target_statistics, {"backbone": bn_model, "images": IMAGES},
+         {"backbone": "model", "images": "images"}),
+    Case(cc.transfer.load_backbone, {"name": "cifar5"}, {"name": "name"}),
+    Case(cc.training.recorded_run, {"name": "compact_cifar10"}, {"profile": "choice"}),
+    Case(cc.training.uses_carved_test_split, {"dataset": a_dataset}, {"dataset": "dataset"}),
+    Case(cc.models.summary_quiz_template, {"model": tiny_model}, {"model": "model"}),
+    Case(modern.compile_network, {"model": tiny_airbench, "recipe": {}, "steps_per_epoch": 1},
+         {"model": "model", "recipe": "recipe", "steps_per_epoch": "count"}),
+    Case(modern.Muon, {"total_steps": 10, "batch_size": 4},
+         {"total_steps": "count", "batch_size": "count", "filter_rate": "positive_number",
+          "momentum": "probability", "newton_schulz_steps": "count"}),
     # modern
     Case(modern.recipe_with, {}, {}),  # keyword changes: see the recipe cases below
     Case(lambda recipe: modern.build_network(recipe, input_shape=(16, 16, 3)), {"recipe": {}}, {"recipe": "recipe"}),
