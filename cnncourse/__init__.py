@@ -17,4 +17,4 @@ with native_stderr_silenced():  # importing the backend is when TensorFlow's nat
 from cnncourse import checks, config, data, features, models, modern, ops, plots, training, transfer, widgets  # noqa: E402
 
 __all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "training", "transfer", "widgets"]
-__version__ = "0.6.0"
+__version__ = "0.7.0"
