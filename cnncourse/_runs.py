@@ -86,8 +86,11 @@ def _stem(name: str, profile) -> str:
 def optimizer_description(model) -> str:
     """``"SGD(learning_rate=0.001, momentum=0.5)"``: the optimizer part of a recipe."""
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        return "none"
+    return "none" if optimizer is None else described_optimizer(optimizer)
+
+
+def described_optimizer(optimizer) -> str:
+    """An optimizer's class and fixed settings (a schedule is described by its class only)."""
     config = optimizer.get_config()
     wanted = ("learning_rate", "momentum", "beta_1", "beta_2", "weight_decay", "rho")
     parts = []

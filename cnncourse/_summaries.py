@@ -43,8 +43,27 @@ class LayerRow:
         return _shape_text(self.output_shape)
 
 
+class _LayerByLayer:
+    """How a table of layers prints: one row per layer, a count column, a formula, a closing total line."""
+
+    _HEADERS: tuple[str, ...] = ()
+
+    def to_text(self) -> str:
+        """Plain text: the same on every machine, so CI can compare it exactly."""
+        return _tables.text(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line())
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        return _tables.html_table(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line(),
+                                  css_class="cnncourse-layer-table")
+
+
 @dataclass(repr=False)
-class LayerTable:
+class LayerTable(_LayerByLayer):
     """A model's layers with their shapes, parameter counts and formulas.
 
     Printing gives a plain fixed-width table that is the same on every
@@ -67,17 +86,6 @@ class LayerTable:
 
     def _cells(self) -> list[tuple[str, ...]]:
         return [(row.name, row.layer_type, row.shape_text, f"{row.params:,}", row.formula) for row in self.rows]
-
-    def to_text(self) -> str:
-        """Plain text: the same on every machine, so CI can compare it exactly."""
-        return _tables.text(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line())
-
-    __str__ = to_text
-    __repr__ = to_text
-
-    def _repr_html_(self) -> str:
-        return _tables.html_table(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line(),
-                                  css_class="cnncourse-layer-table")
 
 
 def _shape_text(shape) -> str:
@@ -251,7 +259,7 @@ def layer_table(model: keras.Model) -> LayerTable:
 
 
 @dataclass(repr=False)
-class ArithmeticTable:
+class ArithmeticTable(_LayerByLayer):
     """A model's multiply-adds per image, layer by layer, with the formula of each.
 
     Printing gives a plain fixed-width table, the same on every machine;
@@ -269,16 +277,6 @@ class ArithmeticTable:
 
     def _cells(self) -> list[tuple[str, ...]]:
         return [(name, kind, shape, f"{count:,}", formula) for name, kind, shape, count, formula in self.rows]
-
-    def to_text(self) -> str:
-        return _tables.text(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line())
-
-    __str__ = to_text
-    __repr__ = to_text
-
-    def _repr_html_(self) -> str:
-        return _tables.html_table(self._HEADERS, self._cells(), right_aligned=(3,), footer=self.total_line(),
-                                  css_class="cnncourse-layer-table")
 
 
 def _positions(shape, layer) -> tuple:

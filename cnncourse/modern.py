@@ -379,20 +379,22 @@ def compile_network(model: keras.Model, recipe: dict, steps_per_epoch: int) -> k
         raise TypeError(f"recipe must be a dict of recipe entries (see cc.modern.RECIPE), got {recipe!r}")
     recipe = recipe_with(**recipe)
     steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", example="48")
-    total_steps = recipe["epochs"] * steps_per_epoch
-    if recipe["optimizer"] == "muon":
-        optimizer = Muon(total_steps, batch_size=recipe["batch_size"], momentum=recipe["momentum"],
-                         bias_decay_steps={"whiten_bias": recipe["whiten_bias_epochs"] * steps_per_epoch})
-    else:
-        start, peak_at, end = recipe["schedule"]
-        schedule = TriangleSchedule(learning_rate(recipe), total_steps, start, peak_at, end)
-        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=recipe["momentum"], nesterov=True)
     model.compile(
-        optimizer=optimizer,
+        optimizer=_optimizer(recipe, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe["label_smoothing"]),
         metrics=["accuracy"],
     )
     return model
+
+
+def _optimizer(recipe: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    total_steps = recipe["epochs"] * steps_per_epoch
+    if recipe["optimizer"] == "muon":
+        return Muon(total_steps, batch_size=recipe["batch_size"], momentum=recipe["momentum"],
+                    bias_decay_steps={"whiten_bias": recipe["whiten_bias_epochs"] * steps_per_epoch})
+    start, peak_at, end = recipe["schedule"]
+    schedule = TriangleSchedule(learning_rate(recipe), total_steps, start, peak_at, end)
+    return keras.optimizers.SGD(learning_rate=schedule, momentum=recipe["momentum"], nesterov=True)
 
 
 # ---------------------------------------------------------------- Muon: orthogonalized updates for the filters
@@ -868,7 +870,8 @@ def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
     seed = _validate.seed(seed)
     name = run_name(variant, seed)
     found = _runs.find(name, {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
-                              "train_size": FULL_TRAIN_IMAGES, "optimizer": f"SGD(momentum={recipe['momentum']})"})
+                              "train_size": FULL_TRAIN_IMAGES,
+                              "optimizer": _runs.described_optimizer(_optimizer(recipe, 1))})
     if found is None:
         raise FileNotFoundError(f"no full-profile record of {name!r}: train it with `python -m cnncourse.modern "
                                 f"{variant}` (hours on a CPU, minutes on a GPU), or restore cnncourse/weights from "
@@ -973,6 +976,7 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
 
     - ``"main"``: the run the chapter trains (or reloads) and looks inside;
     - ``"seeds"``: more runs of the same recipe, for a mean and a range;
+    - ``"muon"``: airbench94_muon's recipe (``MUON_CHANGES``) on three seeds;
     - ``"ablations"``: one ingredient removed at a time, the residual
       variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
       (a quarter of the compute).
@@ -984,9 +988,10 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
     profile = _validate.one_of(profile, ("quick", "full"), "profile")
     seed = _validate.seed(seed)
     if profile == "quick":
-        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "ablations": []}
+        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "muon": [], "ablations": []}
     narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]
     return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
+            "muon": [("muon", muon_seed, dict(MUON_CHANGES)) for muon_seed in (0, 1, 2)],
             "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
                           for narrow_seed in (0, 1) for variant, changes in narrow]}
 
@@ -994,23 +999,29 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
 def full_profile_runs() -> list[tuple[str, int, dict]]:
     """Every full-profile run of chapter 12, in the order ``python -m cnncourse.modern`` trains them.
 
-    The narrow recipe first (minutes to see that the recipe learns), then
-    seed 0 of everything, then seed 1, then the recipe's third seed.
+    The Muon recipe's seeds first, then the narrow recipe (minutes to see
+    that the recipe learns), seed 0 of everything else, seed 1, and the
+    recipe's third seed.
     """
     runs = chapter_runs("full")
     narrow = runs["ablations"]
     first_seed, second_seed = narrow[:len(narrow) // 2], narrow[len(narrow) // 2:]
-    return [first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed, runs["seeds"][1]]
+    return [*runs["muon"], first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed,
+            runs["seeds"][1]]
 
 
-def _train_full_profile(variants=None) -> None:
+def _train_full_profile(variants=(), seeds=()) -> None:
     """Train (or resume, or skip when saved) chapter 12's full-profile runs, one after the other."""
     from cnncourse import config, data as datasets
 
+    known = sorted({variant for variant, _, _ in full_profile_runs()})
+    unknown = sorted(set(variants) - set(known))
+    if unknown:
+        raise SystemExit(f"no full-profile run is called {', '.join(unknown)}; the variants are {', '.join(known)}")
     config.settings("full", quick={}, full={})
     cifar = datasets.load("cifar10")
     for variant, seed, changes in full_profile_runs():
-        if variants and variant not in variants:
+        if (variants and variant not in variants) or (seeds and seed not in seeds):
             continue
         train(cifar, variant=variant, seed=seed, train=False, **changes)
         keras.backend.clear_session()  # one process trains them all: free each run's graphs and layers
@@ -1108,13 +1119,28 @@ def _record_epoch_time(folder=None) -> dict:
     return measured
 
 
-if __name__ == "__main__":
-    import sys
+def _command_line(arguments=None) -> None:
+    import argparse
 
-    if sys.argv[1:] == ["--time-epoch"]:
+    parser = argparse.ArgumentParser(
+        prog="python -m cnncourse.modern",
+        description="Train chapter 12's full-profile runs on CIFAR-10 (resumable; a saved run is skipped), or time "
+                    "an epoch. Hours on a CPU: start it with nohup, and read the runs back with cc.modern.recorded.")
+    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. muon recipe")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[], help="only these seeds (default: all)")
+    parser.add_argument("--time-epoch", action="store_true",
+                        help="time one epoch of the recipe with this backend and add it to the shipped file")
+    parser.add_argument("--compare-epochs", action="store_true",
+                        help="time one epoch of each recipe in TIMED_VARIANTS, one after the other, and ship them")
+    options = parser.parse_args(arguments)
+    if options.time_epoch:
         print(_record_epoch_time())
-    elif sys.argv[1:] == ["--compare-epochs"]:
+    elif options.compare_epochs:
         for measured in _record_epoch_comparison():
             print(measured)
     else:
-        _train_full_profile(sys.argv[1:])
+        _train_full_profile(options.variants, options.seeds)
+
+
+if __name__ == "__main__":
+    _command_line()

@@ -98,6 +98,20 @@ def _captioned_grid(images, captions, colours, columns: int, size: float, title:
     return figure
 
 
+def _finished(figure, axis, xlabel: str, ylabel: str, title: str | None, *, legend_size: int = 10,
+              legend_at: str = "best", minor_grid: bool = True):
+    """The course's look for a one-axis plot: labels, grid, legend and title, at sizes legible in the book."""
+    axis.set_xlabel(xlabel, fontsize=11)
+    axis.set_ylabel(ylabel, fontsize=11)
+    axis.tick_params(labelsize=10)
+    axis.grid(alpha=0.3, which="both" if minor_grid else "major")
+    axis.legend(fontsize=legend_size, loc=legend_at)
+    if title:
+        axis.set_title(title, fontsize=12)
+    figure.tight_layout()
+    return figure
+
+
 def image_grid(images, labels=None, class_names=None, predictions=None, columns: int = 8,
                size: float = 1.4, title: str | None = None):
     """Show images in a grid, titled with their class (and prediction, if given).
@@ -264,15 +278,7 @@ def accuracy_vs_shots(rows, *, chance: float | None = None, title: str | None = 
     if chance is not None:
         axis.axhline(chance, color="0.5", linestyle=":", label="chance")
     axis.set_xscale("log")
-    axis.set_xlabel("labelled images per class (k)", fontsize=11)
-    axis.set_ylabel("test accuracy", fontsize=11)
-    axis.tick_params(labelsize=10)
-    axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=10)
-    if title:
-        axis.set_title(title, fontsize=12)
-    figure.tight_layout()
-    return figure
+    return _finished(figure, axis, "labelled images per class (k)", "test accuracy", title)
 
 
 def accuracy_vs_minutes(points, *, title: str | None = None):
@@ -310,15 +316,8 @@ def accuracy_vs_minutes(points, *, title: str | None = None):
     axis.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     axis.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
     axis.xaxis.set_minor_formatter(ticker.NullFormatter())
-    axis.set_xlabel("minutes of model.fit on the CPU", fontsize=11)
-    axis.set_ylabel("test accuracy", fontsize=11)
-    axis.tick_params(labelsize=10)
-    axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=9, loc="lower right")
-    if title:
-        axis.set_title(title, fontsize=12)
-    figure.tight_layout()
-    return figure
+    return _finished(figure, axis, "minutes of model.fit on the CPU", "test accuracy", title, legend_size=9,
+                     legend_at="lower right")
 
 
 def confidence_histograms(histograms: dict, *, title: str | None = None):
@@ -336,15 +335,8 @@ def confidence_histograms(histograms: dict, *, title: str | None = None):
             raise ValueError(f"histograms[{label!r}] must be counts (at least 2 bins, not all zero); got {counts}")
         edges = np.linspace(0, 1, len(counts) + 1)
         axis.stairs(counts / counts.sum(), edges, linewidth=2, label=label)
-    axis.set_xlabel("probability of the predicted class", fontsize=11)
-    axis.set_ylabel("share of test images", fontsize=11)
-    axis.tick_params(labelsize=10)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=10, loc="upper left")
-    if title:
-        axis.set_title(title, fontsize=12)
-    figure.tight_layout()
-    return figure
+    return _finished(figure, axis, "probability of the predicted class", "share of test images", title,
+                     legend_at="upper left", minor_grid=False)
 
 
 def singular_values(matrices: dict, *, title: str | None = None):
@@ -370,15 +362,8 @@ def singular_values(matrices: dict, *, title: str | None = None):
     for label, values in spectra.items():
         axis.plot(np.arange(1, len(values) + 1), values, linewidth=2, label=label)
     axis.set_yscale("log")
-    axis.set_xlabel("direction (largest singular value first)", fontsize=11)
-    axis.set_ylabel("singular value / largest", fontsize=11)
-    axis.tick_params(labelsize=10)
-    axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=10, loc="lower left")
-    if title:
-        axis.set_title(title, fontsize=12)
-    figure.tight_layout()
-    return figure
+    return _finished(figure, axis, "direction (largest singular value first)", "singular value / largest", title,
+                     legend_at="lower left")
 
 
 def confusion_matrix(true_labels, predicted_labels, class_names, normalize: bool = True, title: str | None = None,

@@ -302,29 +302,41 @@ def unfreeze(backbone: keras.Model, layers=None, *, batch_norm: bool = False) ->
     running ones, so the network is trained in one regime and tested in
     another. Returns the names of the layers that are now trainable.
     """
-    if not isinstance(backbone, keras.Model):
-        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    chosen = _layer_names(backbone, layers)
     _validate.flag(batch_norm, "batch_norm")
-    names = [layer.name for layer in backbone.layers]
-    if layers is not None:
-        if isinstance(layers, str) or not isinstance(layers, (list, tuple)) or not layers \
-                or not all(isinstance(name, str) for name in layers):
-            raise TypeError(f"layers must be a non-empty list of layer names such as ['block3_conv2'] (or None "
-                            f"for all), got {layers!r}")
-        unknown = sorted(set(layers) - set(names))
-        if unknown:
-            raise ValueError(f"the backbone has no layer(s) {unknown}; its layers are {names}")
     backbone.trainable = True
     for layer in backbone.layers:
-        wanted = layers is None or layer.name in layers
-        layer.trainable = wanted and (batch_norm or not isinstance(layer, keras.layers.BatchNormalization))
+        is_batch_norm = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = layer.name in chosen and (batch_norm or not is_batch_norm)
     trainable = [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
     if not trainable:
         backbone.trainable = False
-        raise ValueError(f"none of the layers {layers} has weights that could learn (pooling, activation and "
-                         "frozen BatchNormalization layers have none): the backbone stays frozen. Name "
-                         f"convolution layers, such as {[name for name in names if 'conv' in name][-2:]}")
+        raise _nothing_to_unfreeze(backbone, layers)
     return trainable
+
+
+def _layer_names(backbone, layers) -> list[str]:
+    """The names of the layers ``unfreeze`` was asked for (all, for ``None``), checked against the backbone."""
+    if not isinstance(backbone, keras.Model):
+        raise TypeError(f"backbone must be a Keras model, got {type(backbone).__name__}")
+    names = [layer.name for layer in backbone.layers]
+    if layers is None:
+        return names
+    if isinstance(layers, str) or not isinstance(layers, (list, tuple)) or not layers \
+            or not all(isinstance(name, str) for name in layers):
+        raise TypeError(f"layers must be a non-empty list of layer names such as ['block3_conv2'] (or None "
+                        f"for all), got {layers!r}")
+    unknown = sorted(set(layers) - set(names))
+    if unknown:
+        raise ValueError(f"the backbone has no layer(s) {unknown}; its layers are {names}")
+    return list(layers)
+
+
+def _nothing_to_unfreeze(backbone, layers) -> ValueError:
+    convolutions = [layer.name for layer in backbone.layers if "conv" in layer.name][-2:]
+    return ValueError(f"none of the layers {layers} has weights that could learn (pooling, activation and frozen "
+                      f"BatchNormalization layers have none): the backbone stays frozen. Name convolution "
+                      f"layers, such as {convolutions}")
 
 
 def target_statistics(backbone: keras.Model, images) -> list[str]:
