@@ -14,7 +14,9 @@ from cnncourse._quiet import native_stderr_silenced  # noqa: E402
 with native_stderr_silenced():  # importing the backend is when TensorFlow's native code talks
     import keras  # noqa: E402, F401
 
-from cnncourse import checks, config, data, features, models, modern, ops, plots, training, transfer, widgets  # noqa: E402
+from cnncourse import (checks, config, data, features, models, modern, ops, plots, recipe_runs, training,  # noqa: E402
+                       transfer, widgets)
 
-__all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "training", "transfer", "widgets"]
+__all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "recipe_runs", "training",
+           "transfer", "widgets"]
 __version__ = "0.7.0"

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnncourse import config, models, modern, training
+from cnncourse import config, models, modern, recipe_runs, training
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -180,12 +180,12 @@ def test_the_residual_variant_adds_skips_and_no_parameters():
 
 def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
     dataset = toy_dataset()
-    run = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
+    run = modern.run_recipe(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
                        profile="quick", verbose=False)
     assert run.test_accuracy > 0.8  # chance is 0.5
     assert 0 <= run.details["tta accuracy"] <= 1 and sum(run.details["confidence histogram"]) == 100
     np.testing.assert_allclose(run.test_probabilities.sum(axis=1), 1, atol=1e-5)  # logits became probabilities
-    again = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
+    again = modern.run_recipe(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
                          profile="quick", train=False, verbose=False)
     assert again.loaded_from is not None and again.details["tta accuracy"] == run.details["tta accuracy"]
     assert again.test_accuracy == run.test_accuracy
@@ -194,7 +194,7 @@ def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
 def test_a_small_muon_run_learns():
     dataset = toy_dataset()
     changes = {**modern.MUON_CHANGES, "epochs": 6, "batch_size": 50, "widths": (8, 8, 8), "logit_scale": 1 / 8}
-    run = modern.train(dataset, variant="toy_muon", seed=0, profile="quick", verbose=False, **changes)
+    run = modern.run_recipe(dataset, variant="toy_muon", seed=0, profile="quick", verbose=False, **changes)
     assert run.test_accuracy > 0.8  # chance is 0.5
     assert isinstance(run.model.optimizer, modern.Muon)
     kernel = run.model.get_layer("block2_conv1").kernel
@@ -259,26 +259,26 @@ TOY = dict(epochs=3, batch_size=50, widths=(4, 4, 4))
 
 def test_a_result_row_is_read_back_from_the_record_without_the_weights(private_cache):
     dataset = toy_dataset()
-    trained = modern.result(dataset, variant="toy", seed=1, train=True, profile="quick", **TOY)
+    trained = recipe_runs.result(dataset, variant="toy", seed=1, train=True, profile="quick", **TOY)
     assert trained["variant"] == "toy" and trained["seed"] == 1 and trained["widths"] == "4-4-4"
     for path in private_cache.glob("*.weights.h5"):
         path.unlink()  # a record is enough for a table
-    again = modern.result(dataset, variant="toy", seed=1, train=False, profile="quick", **TOY)
+    again = recipe_runs.result(dataset, variant="toy", seed=1, train=False, profile="quick", **TOY)
     assert again == trained
 
 
 def test_a_missing_result_is_trained_even_with_train_false(private_cache):
-    row = modern.result(toy_dataset(), variant="narrow_toy", seed=0, train=False, profile="quick", **TOY)
+    row = recipe_runs.result(toy_dataset(), variant="narrow_toy", seed=0, train=False, profile="quick", **TOY)
     assert row["variant"] == "toy"  # the width prefix of the run's name is not part of the variant
     assert list(private_cache.glob("airbench_cifar10-narrow_toy-seed0.quick.*"))
 
 
 def test_a_row_of_a_run_matches_the_row_read_from_its_record():
     dataset = toy_dataset()
-    run = modern.train(dataset, variant="toy", seed=0, profile="quick", verbose=False, **TOY)
-    assert modern.row(run) == modern.result(dataset, variant="toy", seed=0, train=False, profile="quick", **TOY)
-    with pytest.raises(TypeError, match="row takes a run returned by cc.modern.train"):
-        modern.row({"variant": "toy"})
+    run = modern.run_recipe(dataset, variant="toy", seed=0, profile="quick", verbose=False, **TOY)
+    assert recipe_runs.row(run) == recipe_runs.result(dataset, variant="toy", seed=0, train=False, profile="quick", **TOY)
+    with pytest.raises(TypeError, match="row takes a run returned by cc.modern.run_recipe"):
+        recipe_runs.row({"variant": "toy"})
 
 
 def fake_row(variant, seed, accuracy, widths="32-64-64", plain=None):
@@ -290,7 +290,7 @@ def test_the_ablation_table_compares_each_variant_with_the_recipe_at_its_width()
     rows = [fake_row("recipe", 0, 0.95, widths="64-256-256"),  # another width: not in the table
             fake_row("recipe", 0, 0.86), fake_row("recipe", 1, 0.84, plain=0.82),
             fake_row("no_whitening", 0, 0.83), fake_row("no_whitening", 1, 0.81)]
-    table = {row["variant"]: row for row in modern.ablation_table(rows).rows}
+    table = {row["variant"]: row for row in recipe_runs.ablation_table(rows).rows}
     assert list(table) == ["recipe", "no_tta", "no_whitening"]
     assert table["recipe"]["accuracy (mean)"] == pytest.approx(0.85) and table["recipe"]["seeds"] == 2
     assert table["no_tta"]["accuracy (mean)"] == pytest.approx((0.85 + 0.82) / 2)
@@ -301,60 +301,64 @@ def test_the_ablation_table_compares_each_variant_with_the_recipe_at_its_width()
 
 def test_an_ablation_table_without_its_reference_is_refused():
     with pytest.raises(ValueError, match="no run of the full recipe at widths 32-64-64"):
-        modern.ablation_table([fake_row("no_whitening", 0, 0.8)])
+        recipe_runs.ablation_table([fake_row("no_whitening", 0, 0.8)])
     with pytest.raises(ValueError, match="mix widths"):
-        modern.ablation_table([fake_row("recipe", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
-                               fake_row("no_lookahead", 0, 0.8)])
+        recipe_runs.ablation_table([fake_row("recipe", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
+                                    fake_row("no_lookahead", 0, 0.8)])
 
 
 def test_the_chapter_runs_cover_three_seeds_and_every_ablation_on_two():
-    full = modern.chapter_runs("full")
+    full = recipe_runs.chapter_runs("full")
     assert [run[1] for run in [full["main"], *full["seeds"]]] == [0, 1, 2]
     narrow = {(variant, seed) for variant, seed, _ in full["ablations"]}
     for variant in ["recipe", *modern.ABLATIONS, "residual"]:
         assert {(f"narrow_{variant}", 0), (f"narrow_{variant}", 1)} <= narrow
-    assert sorted(modern.full_profile_runs()) == sorted([full["main"], *full["seeds"], *full["ablations"]])
-    quick = modern.chapter_runs("quick", seed=3)
-    assert quick == {"main": ("recipe", 3, modern.QUICK_CHANGES), "seeds": [], "ablations": []}
+    assert [(variant, seed) for variant, seed, _ in full["muon"]] == [("muon_bf16", 0), ("muon_bf16", 1),
+                                                                       ("muon_bf16", 2)]
+    assert all(changes == {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"} for _, _, changes in full["muon"])
+    assert sorted(recipe_runs.full_profile_runs()) == sorted([full["main"], *full["seeds"], *full["muon"],
+                                                              *full["ablations"]])
+    quick = recipe_runs.chapter_runs("quick", seed=3)
+    assert quick == {"main": ("recipe", 3, recipe_runs.QUICK_CHANGES), "seeds": [], "muon": [], "ablations": []}
 
 
 def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
     from cnncourse import _runs
 
-    measured = modern.time_epoch(toy_dataset(), **TOY)
+    measured = recipe_runs.time_epoch(toy_dataset(), **TOY)
     assert measured["steps"] == 6 and measured["images"] == 300 and measured["seconds"] > 0
     assert measured["backend"] == keras.backend.backend()
-    _runs.write_signed(tmp_path / modern.EPOCH_TIMES_FILE, {"backends": {measured["backend"]: measured}})
-    assert modern.epoch_times(tmp_path) == [measured]
-    text = (tmp_path / modern.EPOCH_TIMES_FILE).read_text()
-    (tmp_path / modern.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
+    _runs.write_signed(tmp_path / recipe_runs.EPOCH_TIMES_FILE, {"backends": {measured["backend"]: measured}})
+    assert recipe_runs.epoch_times(tmp_path) == [measured]
+    text = (tmp_path / recipe_runs.EPOCH_TIMES_FILE).read_text()
+    (tmp_path / recipe_runs.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
     with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
-        modern.epoch_times(tmp_path)
+        recipe_runs.epoch_times(tmp_path)
 
 
 def test_variants_are_timed_back_to_back_with_what_a_run_of_each_would_take():
     small = {"batch_size": 50, "widths": (4, 4, 4)}
-    rows = modern.compare_epochs(toy_dataset(), {"sgd": {**small, "epochs": 10},
-                                                 "muon": {**modern.MUON_CHANGES, **small, "epochs": 8}})
+    rows = recipe_runs.compare_epochs(toy_dataset(), {"sgd": {**small, "epochs": 10},
+                                                      "muon": {**modern.MUON_CHANGES, **small, "epochs": 8}})
     assert [row["variant"] for row in rows] == ["sgd", "muon"] and [row["steps"] for row in rows] == [6, 6]
     for row in rows:
         assert row["epoch (s)"] > 0 and row["run (min)"] == round(row["epochs"] * row["epoch (s)"] / 60, 2)
     assert rows[0]["run vs first"] == 1.0
     assert rows[1]["run vs first"] == round(8 * rows[1]["epoch (s)"] / (10 * rows[0]["epoch (s)"]), 3)
     with pytest.raises(TypeError, match="variants must be a non-empty dict"):
-        modern.compare_epochs(toy_dataset(), {})
+        recipe_runs.compare_epochs(toy_dataset(), {})
 
 
 def test_the_full_profile_runs_are_read_from_their_shipped_records():
-    full = modern.chapter_runs("full")
+    full = recipe_runs.chapter_runs("full")
     for variant, seed, changes in [full["main"], *full["ablations"][:2]]:
-        row = modern.recorded(variant, seed, **changes)
+        row = recipe_runs.recorded(variant, seed, **changes)
         assert (row["variant"], row["seed"]) == (variant.removeprefix("narrow_"), seed)
         assert 0.8 < row["tta accuracy"] < 1 and row["epochs"] == 10 and row["widths"] in ("64-256-256", "32-64-64")
-    with pytest.raises(FileNotFoundError, match="python -m cnncourse.modern recipe"):
-        modern.recorded("recipe", 7)
+    with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs recipe"):
+        recipe_runs.recorded("recipe", 7)
     with pytest.raises(ValueError, match="no longer matches its recipe"):
-        modern.recorded("narrow_recipe", 0)  # its record was trained at NARROW_WIDTHS
+        recipe_runs.recorded("narrow_recipe", 0)  # its record was trained at NARROW_WIDTHS
 
 
 # ---------------------------------------------------------------- Muon

@@ -1,0 +1,336 @@
+"""Chapter 12's runs of the recipe: which runs the chapter shows, their records, tables and timings.
+
+``cc.modern`` holds the recipe and ``run_recipe``, one run; this module is the
+bookkeeping around many runs. The full profile's runs take hours of CPU, so
+they train once, in the background, resumably::
+
+    nohup nice python -m cnncourse.recipe_runs muon_bf16 --seeds 0 1 2 &
+
+and ship with the package as records (history and scores, no weights), which
+``recorded`` reads back in seconds whatever profile the chapter runs in.
+``compare_epochs`` and ``time_epoch`` measure where a CPU epoch's time goes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cnncourse import _runs, _validate, config, data as datasets, modern, training
+
+# ---------------------------------------------------------------- results of many runs
+
+
+
+def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, profile: str | None = None,
+           **changes) -> dict:
+    """One run as a row of chapter 12's tables; with ``train=False`` read from its saved record.
+
+    A saved record is enough (its weights need not be there), so the
+    chapter's many runs reload in seconds; only a missing one is trained.
+    """
+    recipe = modern.recipe_with(**changes)
+    seed = _validate.seed(seed)
+    if not train:
+        model = modern.compile_network(modern.build_network(recipe, input_shape=data.train_images.shape[1:],
+                                              num_classes=data.num_classes), recipe, 1)
+        matched_on = {"profile": profile if profile is not None else config.current_profile(),
+                      "epochs": recipe["epochs"], "batch_size": min(recipe["batch_size"], len(data.train_images)),
+                      "train_size": len(data.train_images), "optimizer": _runs.optimizer_description(model)}
+        found = _runs.find(modern.run_name(variant, seed), matched_on)
+        if found is not None:
+            record = found[1]["run"]
+            return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
+                        record["seconds"], record["backend"], record["device"])
+    return row(modern.run_recipe(data, variant=variant, seed=seed, train=train, profile=profile, **changes))
+
+
+def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
+    """A full-profile run as a row of chapter 12's tables, read from its record: never trained here.
+
+    The chapter's full-profile runs take hours of CPU. They train once, in
+    the background, with ``python -m cnncourse.recipe_runs``, and ship with the
+    package as records (history and scores, no weights), so every reader
+    sees the same results in seconds, whatever profile the chapter runs in.
+    """
+    recipe = modern.recipe_with(**changes)
+    seed = _validate.seed(seed)
+    name = modern.run_name(variant, seed)
+    found = _runs.find(name, {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
+                              "train_size": FULL_TRAIN_IMAGES,
+                              "optimizer": _runs.described_optimizer(modern.optimizer(recipe, 1))})
+    if found is None:
+        raise FileNotFoundError(f"no full-profile record of {name!r}: train it with `python -m cnncourse.recipe_runs "
+                                f"{variant}` (hours on a CPU, minutes on a GPU), or restore cnncourse/weights from "
+                                "the course's repository")
+    path, content = found
+    record = content["run"]
+    if record["details"]["changes"] != modern.recipe_changes(recipe):
+        raise ValueError(f"the record {path.name} was trained with changes {record['details']['changes']}, not "
+                         f"{modern.recipe_changes(recipe)}: its name no longer matches its recipe")
+    return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
+                record["seconds"], record["backend"], record["device"])
+
+
+def row(run) -> dict:
+    """A trained or reloaded run of the recipe (what ``train`` returns) as a row of chapter 12's tables."""
+    if not isinstance(run, training.TrainingRun) or "tta accuracy" not in run.details:
+        raise TypeError(f"row takes a run returned by cc.modern.run_recipe, got {type(run).__name__}")
+    details = run.details
+    recipe = modern.recipe_with(**{key: tuple(value) if isinstance(value, list) else value
+                            for key, value in details["changes"].items()})
+    return _row(details["variant"], details["seed"], recipe, details, run.test_accuracy, run.epochs, run.seconds,
+                run.backend, run.device)
+
+
+def _row(variant, seed, recipe, details, test_accuracy, epochs, seconds, backend, device) -> dict:
+    return {"variant": variant.removeprefix("narrow_"), "seed": seed,
+            "widths": "-".join(str(width) for width in recipe["widths"]),
+            "test accuracy": test_accuracy, "tta accuracy": details["tta accuracy"], "epochs": epochs,
+            "fit (min)": None if seconds is None else round(seconds, 1) / 60,  # as the record stores it
+            "mean confidence": details["mean confidence"],
+            "confidence histogram": details["confidence histogram"], "backend": backend, "device": device}
+
+
+# Jordan's own ablation of airbench94, in epochs to reach 94 % (mean of many runs on an A100), each feature
+# added to the previous ones: https://github.com/KellerJordan/cifar10-zoo/blob/
+# 0009008901122bccad68e28e6aa003d3225ad6bb/airbench_ablations/README.md
+PAPER_EPOCHS_TO_94 = {
+    "no_whitening": (35.0, 21.0),
+    "no_identity_init": (21.0, 18.0),
+    "no_bias_lr": (18.0, 13.5),
+    "no_lookahead": (13.5, 12.0),
+    "no_tta": (12.0, 10.8),  # multi-crop test-time augmentation (flip-only TTA was in the baseline)
+    "random_flip": (10.8, 9.9),
+}
+
+
+def _spread(values) -> str:
+    values = np.asarray(values, dtype=float)
+    return "–" if len(values) < 2 else f"{values.min():.4f} to {values.max():.4f}"
+
+
+def ablation_table(rows: list[dict]):
+    """The recipe and each one-ingredient-removed variant: mean accuracy over seeds, and the source's measure.
+
+    Accuracy is the final one, with test-time augmentation; ``no_tta`` is
+    the recipe's runs scored without it. Every variant is compared with the
+    recipe at the same widths.
+    """
+    if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(row, dict) for row in rows):
+        raise TypeError("rows must be a non-empty list of rows made by cc.recipe_runs.result")
+    missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in rows[0]]
+    if missing:
+        raise ValueError(f"rows must come from cc.recipe_runs.result; the first row has no {', '.join(missing)}")
+    widths = {row["widths"] for row in rows if row["variant"] != "recipe"} or {rows[0]["widths"]}
+    if len(widths) != 1:
+        raise ValueError(f"the ablation rows mix widths {sorted(widths)}; pass the runs of one width")
+    width = widths.pop()
+    recipe = [row for row in rows if row["variant"] == "recipe" and row["widths"] == width]
+    if not recipe:
+        raise ValueError(f"no run of the full recipe at widths {width}: the table compares every variant with it")
+    variants = {"recipe": [row["tta accuracy"] for row in recipe],
+                "no_tta": [row["test accuracy"] for row in recipe]}
+    for row in rows:
+        if row["variant"] != "recipe" and row["widths"] == width:
+            variants.setdefault(row["variant"], []).append(row["tta accuracy"])
+    reference = float(np.mean(variants["recipe"]))
+    table = []
+    for variant, accuracies in variants.items():
+        before, after = PAPER_EPOCHS_TO_94.get(variant, (None, None))
+        table.append({"variant": variant, "seeds": len(accuracies), "accuracy (mean)": float(np.mean(accuracies)),
+                      "range": _spread(accuracies),
+                      "change": None if variant == "recipe" else float(np.mean(accuracies)) - reference,
+                      "source: epochs to 94 %": "–" if before is None else f"{before:g} without, {after:g} with"})
+    return training.results_table(table)
+
+
+# ---------------------------------------------------------------- chapter 12's full-profile runs
+
+NARROW_WIDTHS = (32, 64, 64)  # the ablations' width in the full profile: a quarter of the compute
+FULL_TRAIN_IMAGES = 50_000  # the full profile trains on all of CIFAR-10's training images
+
+
+QUICK_CHANGES = {"widths": (16, 32, 32), "epochs": 4, "batch_size": 250}  # the quick profile: seconds per run
+
+
+def chapter_runs(profile: str, seed: int = 0) -> dict:
+    """Chapter 12's runs in a profile, each as (variant, seed, recipe changes).
+
+    - ``"main"``: the run the chapter trains (or reloads) and looks inside;
+    - ``"seeds"``: more runs of the same recipe, for a mean and a range;
+    - ``"muon"``: airbench94_muon's recipe (``cc.modern.MUON_CHANGES``) in bfloat16, as
+      the reference computes in half precision, on three seeds;
+    - ``"ablations"``: one ingredient removed at a time, the residual
+      variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
+      (a quarter of the compute).
+
+    The quick profile has only its main run, a tiny version of the recipe.
+    The full profile's runs take hours of CPU: ``python -m cnncourse.recipe_runs``
+    trains them once, and the chapter reads their records (``recorded``).
+    """
+    profile = _validate.one_of(profile, ("quick", "full"), "profile")
+    seed = _validate.seed(seed)
+    if profile == "quick":
+        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "muon": [], "ablations": []}
+    narrow = [("recipe", {}), *modern.ABLATIONS.items(), ("residual", {"residual": True})]
+    return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
+            "muon": [("muon_bf16", muon_seed, {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"})
+                     for muon_seed in (0, 1, 2)],
+            "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
+                          for narrow_seed in (0, 1) for variant, changes in narrow]}
+
+
+def full_profile_runs() -> list[tuple[str, int, dict]]:
+    """Every full-profile run of chapter 12, in the order ``python -m cnncourse.recipe_runs`` trains them.
+
+    The Muon recipe's seeds first, then the narrow recipe (minutes to see
+    that the recipe learns), seed 0 of everything else, seed 1, and the
+    recipe's third seed.
+    """
+    runs = chapter_runs("full")
+    narrow = runs["ablations"]
+    first_seed, second_seed = narrow[:len(narrow) // 2], narrow[len(narrow) // 2:]
+    return [*runs["muon"], first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed,
+            runs["seeds"][1]]
+
+
+def _train_full_profile(variants=(), seeds=()) -> None:
+    """Train (or resume, or skip when saved) chapter 12's full-profile runs, one after the other."""
+    known = sorted({variant for variant, _, _ in full_profile_runs()})
+    unknown = sorted(set(variants) - set(known))
+    if unknown:
+        raise SystemExit(f"no full-profile run is called {', '.join(unknown)}; the variants are {', '.join(known)}")
+    config.settings("full", quick={}, full={})
+    cifar = datasets.load("cifar10")
+    for variant, seed, changes in full_profile_runs():
+        if (variants and variant not in variants) or (seeds and seed not in seeds):
+            continue
+        modern.run_recipe(cifar, variant=variant, seed=seed, train=False, **changes)
+        keras.backend.clear_session()  # one process trains them all: free each run's graphs and layers
+
+
+# ---------------------------------------------------------------- how long an epoch takes, per backend
+
+EPOCH_TIMES_FILE = "airbench_cifar10.epoch_times.json"  # in the shipped runs' folder
+
+
+def time_epoch(data, **changes) -> dict:
+    """Time one training epoch of the recipe on ``data`` with this machine's Keras backend.
+
+    A few warm-up steps come first, so that compiling the training step
+    (seconds on TensorFlow, longer on JAX) is not counted.
+    """
+    recipe = modern.recipe_with(**changes)
+    model, batches, callbacks, _ = modern.prepare(data, recipe, 0)
+    modern.set_whitening(model, batches.images[:5000])
+    model.fit(batches, epochs=1, steps_per_epoch=min(3, len(batches)), verbose=0, callbacks=callbacks)
+    started = time.perf_counter()
+    model.fit(batches, epochs=1, verbose=0, callbacks=callbacks)
+    facts = config.environment()
+    return {"seconds": round(time.perf_counter() - started, 3), "steps": len(batches),
+            "images": len(batches) * batches.batch_size, "batch_size": batches.batch_size,
+            "widths": list(recipe["widths"]), **{key: facts[key] for key in
+                                                 ("backend", "backend_version", "keras", "device", "date")}}
+
+
+# The recipes whose CPU cost chapter 12 compares, timed one after the other in one process.
+TIMED_VARIANTS = {
+    "recipe": {},
+    "muon": modern.MUON_CHANGES,
+    "recipe, bfloat16": {"precision": "mixed_bfloat16"},
+    "muon, bfloat16": {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"},
+}
+EPOCH_COMPARISON_FILE = "airbench_cifar10.epoch_comparison.json"  # in the shipped runs' folder
+
+
+def compare_epochs(data, variants: dict | None = None) -> list[dict]:
+    """One epoch of each variant, timed one after the other in this process, and what a whole run would take.
+
+    Two timings are comparable only if the machine did the same other work
+    during both; timing them back to back in one process on a quiet CPU is
+    the closest to that. A run's time is its epochs times the epoch's time
+    (``run vs first``: as a multiple of the first variant's run).
+    """
+    variants = dict(TIMED_VARIANTS if variants is None else variants)
+    if not variants or not all(isinstance(name, str) and isinstance(changes, dict)
+                                for name, changes in variants.items()):
+        raise TypeError("variants must be a non-empty dict of name: recipe changes, such as "
+                        "{'muon': cc.modern.MUON_CHANGES}")
+    rows = []
+    for name, changes in variants.items():
+        keras.backend.clear_session()  # each variant builds its own network: free the last one's graph
+        measured = time_epoch(data, **changes)
+        epochs = modern.recipe_with(**changes)["epochs"]
+        rows.append({"variant": name, "epoch (s)": measured["seconds"], "steps": measured["steps"],
+                     "batch_size": measured["batch_size"], "epochs": epochs,
+                     "run (min)": round(epochs * measured["seconds"] / 60, 2),
+                     **{key: measured[key] for key in ("backend", "device", "date")}})
+    first = rows[0]["epochs"] * rows[0]["epoch (s)"]
+    for row in rows:
+        row["run vs first"] = round(row["epochs"] * row["epoch (s)"] / first, 3)
+    return rows
+
+
+def _record_epoch_comparison(folder=None) -> list[dict]:
+    """``compare_epochs`` on the full training set, saved (signed) for chapter 12."""
+    rows = compare_epochs(datasets.load("cifar10", verbose=False))
+    _runs.write_signed(Path(folder or _runs.shipped_folder()) / EPOCH_COMPARISON_FILE, {"variants": rows})
+    return rows
+
+
+def epoch_comparison(folder=None):
+    """The shipped ``compare_epochs`` measurement, as a table (checked against its checksum)."""
+    path = Path(folder or _runs.shipped_folder()) / EPOCH_COMPARISON_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no {EPOCH_COMPARISON_FILE} in {path.parent.name}: measure it with "
+                                "`python -m cnncourse.recipe_runs --compare-epochs` on a quiet CPU (about 15 minutes)")
+    return training.results_table(_runs.read_signed(path)["variants"])
+
+
+def epoch_times(folder=None) -> list[dict]:
+    """The shipped measurements of ``time_epoch`` at full width, one per backend (checked against their checksum)."""
+    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
+    if not path.is_file():
+        return []
+    return list(_runs.read_signed(path)["backends"].values())
+
+
+def _record_epoch_time(folder=None) -> dict:
+    """Measure ``time_epoch`` on the full training set and add it to the shipped file, under this backend."""
+    measured = time_epoch(datasets.load("cifar10", verbose=False))
+    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
+    times = _runs.read_signed(path)["backends"] if path.is_file() else {}
+    times[measured["backend"]] = measured
+    _runs.write_signed(path, {"backends": times})
+    return measured
+
+
+def _command_line(arguments=None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m cnncourse.recipe_runs",
+        description="Train chapter 12's full-profile runs on CIFAR-10 (resumable; a saved run is skipped), or time "
+                    "an epoch. Hours on a CPU: start it with nohup, and read the runs back with cc.recipe_runs.recorded.")
+    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. muon recipe")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[], help="only these seeds (default: all)")
+    parser.add_argument("--time-epoch", action="store_true",
+                        help="time one epoch of the recipe with this backend and add it to the shipped file")
+    parser.add_argument("--compare-epochs", action="store_true",
+                        help="time one epoch of each recipe in TIMED_VARIANTS, one after the other, and ship them")
+    options = parser.parse_args(arguments)
+    if options.time_epoch:
+        print(_record_epoch_time())
+    elif options.compare_epochs:
+        for measured in _record_epoch_comparison():
+            print(measured)
+    else:
+        _train_full_profile(options.variants, options.seeds)
+
+
+if __name__ == "__main__":
+    _command_line()
