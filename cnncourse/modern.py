@@ -976,8 +976,6 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
 
     - ``"main"``: the run the chapter trains (or reloads) and looks inside;
     - ``"seeds"``: more runs of the same recipe, for a mean and a range;
-    - ``"muon"``: airbench94_muon's recipe (``MUON_CHANGES``) in bfloat16, as
-      the reference computes in half precision, on three seeds;
     - ``"ablations"``: one ingredient removed at a time, the residual
       variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
       (a quarter of the compute).
@@ -989,11 +987,9 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
     profile = _validate.one_of(profile, ("quick", "full"), "profile")
     seed = _validate.seed(seed)
     if profile == "quick":
-        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "muon": [], "ablations": []}
+        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "ablations": []}
     narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]
     return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
-            "muon": [("muon_bf16", muon_seed, {**MUON_CHANGES, "precision": "mixed_bfloat16"})
-                     for muon_seed in (0, 1, 2)],
             "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
                           for narrow_seed in (0, 1) for variant, changes in narrow]}
 
@@ -1001,14 +997,13 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
 def full_profile_runs() -> list[tuple[str, int, dict]]:
     """Every full-profile run of chapter 12, in the order ``python -m cnncourse.modern`` trains them.
 
-    The Muon recipe's seeds first, then the narrow recipe (minutes to see
-    that the recipe learns), seed 0 of everything else, seed 1, and the
-    recipe's third seed.
+    The narrow recipe first (minutes to see that the recipe learns), then
+    seed 0 of everything, then seed 1, then the recipe's third seed.
     """
     runs = chapter_runs("full")
     narrow = runs["ablations"]
     first_seed, second_seed = narrow[:len(narrow) // 2], narrow[len(narrow) // 2:]
-    return [*runs["muon"], first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed,
+    return [first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed,
             runs["seeds"][1]]
 
 
@@ -1128,7 +1123,7 @@ def _command_line(arguments=None) -> None:
         prog="python -m cnncourse.modern",
         description="Train chapter 12's full-profile runs on CIFAR-10 (resumable; a saved run is skipped), or time "
                     "an epoch. Hours on a CPU: start it with nohup, and read the runs back with cc.modern.recorded.")
-    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. muon recipe")
+    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. recipe narrow_recipe")
     parser.add_argument("--seeds", nargs="+", type=int, default=[], help="only these seeds (default: all)")
     parser.add_argument("--time-epoch", action="store_true",
                         help="time one epoch of the recipe with this backend and add it to the shipped file")
