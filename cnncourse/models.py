@@ -29,7 +29,7 @@ from cnncourse._summaries import (ArithmeticTable, LayerRow, LayerTable, layer_t
                                   summary_quiz_template)
 
 __all__ = ["ArithmeticTable", "LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table",
-           "multiply_adds", "names", "summary_quiz", "summary_quiz_template"]
+           "multiply_adds", "names", "register", "summary_quiz", "summary_quiz_template"]
 
 
 # ---------------------------------------------------------------------------
@@ -382,15 +382,16 @@ def register(name: str, builder) -> None:
     if not isinstance(name, str) or not name.isidentifier() or not callable(builder):
         raise TypeError(f"register takes a name (a string such as 'airbench_cifar10') and a builder (a function "
                         f"that builds the network), got name={name!r} and builder={builder!r}")
-    existing = _BUILDERS.get(name, builder)
-    if _identity(existing) != _identity(builder):
+    existing = _BUILDERS.get(name)
+    if existing is not None and existing is not builder and not _same_function(existing, builder):
         raise ValueError(f"a different network is already called {name!r}: pick another name")
     _BUILDERS[name] = builder
 
 
-def _identity(builder) -> tuple:
-    """Where a builder is defined: the same function, re-imported, is still the same builder."""
-    return getattr(builder, "__module__", None), getattr(builder, "__qualname__", id(builder))
+def _same_function(first, second) -> bool:
+    """The same named function, defined again (its module re-imported): not a lambda or a closure."""
+    where = [(getattr(f, "__module__", None), getattr(f, "__qualname__", "<")) for f in (first, second)]
+    return where[0] == where[1] and "<" not in where[0][1]
 
 
 def names() -> list[str]:

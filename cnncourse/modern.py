@@ -35,7 +35,8 @@ from cnncourse import _keras_graph, _validate, config, data as datasets, models,
 
 __all__ = ["ABLATIONS", "MUON_CHANGES", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "Muon", "ScaledBias",
            "TriangleSchedule", "build_network", "compile_network", "kernel_gradient", "newton_schulz", "predict_logits",
-           "recipe_with", "standardize", "whitening_kernel"]
+           "optimizer", "prepare", "recipe_changes", "recipe_with", "run_recipe", "run_name", "standardize",
+           "whitening_kernel"]
 
 # airbench94's hyperparameters, in the course's words. Rates and decay are per
 # 1024 images and independent of the momentum, as in the paper (see compile_network).
@@ -845,4 +846,6 @@ def _airbench_cifar10(*, input_shape=(32, 32, 3), num_classes=10, widths=(64, 25
                          input_shape=input_shape, num_classes=_validate.class_count(num_classes))
 
 
+if __name__ == "__main__":  # the command line that was here trains many runs: it lives in recipe_runs now
+    raise SystemExit("chapter 12's runs train with `python -m cnncourse.recipe_runs` (see --help)")
 models.register("airbench_cifar10", _airbench_cifar10)

@@ -21,6 +21,10 @@ import numpy as np
 
 from cnncourse import _runs, _validate, config, data as datasets, modern, training
 
+__all__ = ["EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "PAPER_EPOCHS_TO_94",
+           "QUICK_CHANGES", "TIMED_VARIANTS", "ablation_table", "chapter_runs", "compare_epochs", "epoch_comparison",
+           "epoch_times", "full_profile_runs", "recorded", "result", "row", "time_epoch"]
+
 # ---------------------------------------------------------------- results of many runs
 
 
@@ -76,7 +80,7 @@ def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
 
 
 def row(run) -> dict:
-    """A trained or reloaded run of the recipe (what ``train`` returns) as a row of chapter 12's tables."""
+    """A trained or reloaded run of the recipe (what ``cc.modern.run_recipe`` returns) as a row of chapter 12's tables."""
     if not isinstance(run, training.TrainingRun) or "tta accuracy" not in run.details:
         raise TypeError(f"row takes a run returned by cc.modern.run_recipe, got {type(run).__name__}")
     details = run.details
@@ -316,7 +320,7 @@ def _command_line(arguments=None) -> None:
         prog="python -m cnncourse.recipe_runs",
         description="Train chapter 12's full-profile runs on CIFAR-10 (resumable; a saved run is skipped), or time "
                     "an epoch. Hours on a CPU: start it with nohup, and read the runs back with cc.recipe_runs.recorded.")
-    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. muon recipe")
+    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. muon_bf16 recipe")
     parser.add_argument("--seeds", nargs="+", type=int, default=[], help="only these seeds (default: all)")
     parser.add_argument("--time-epoch", action="store_true",
                         help="time one epoch of the recipe with this backend and add it to the shipped file")

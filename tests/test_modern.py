@@ -307,6 +307,52 @@ def test_an_ablation_table_without_its_reference_is_refused():
                                     fake_row("no_lookahead", 0, 0.8)])
 
 
+def test_a_recipe_names_its_changes_and_its_optimizer():
+    recipe = modern.recipe_with(epochs=3, widths=(8, 8, 8))
+    assert modern.recipe_changes(recipe) == {"epochs": 3, "widths": [8, 8, 8]}  # as a JSON record reads back
+    sgd = modern.optimizer(recipe, steps_per_epoch=48)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == recipe["momentum"]
+    assert sgd.learning_rate.total_steps == 3 * 48  # the triangle spans the whole run
+    muon = modern.optimizer(modern.recipe_with(**modern.MUON_CHANGES), steps_per_epoch=25)
+    assert isinstance(muon, modern.Muon) and muon.total_steps == 8 * 25 and muon.batch_size == 2000
+    assert muon.bias_decay_steps == {"whiten_bias": 3 * 25}
+
+
+def test_a_run_is_prepared_from_the_training_images_alone():
+    dataset = toy_dataset()
+    recipe = modern.recipe_with(**TOY)
+    model, batches, callbacks, test_images = modern.prepare(dataset, recipe, seed=0)
+    assert model.optimizer is not None and batches.batch_size == 50 and len(batches) == 8
+    assert any(isinstance(callback, modern.Lookahead) for callback in callbacks)
+    mean = dataset.train_images.mean(axis=(0, 1, 2))
+    std = dataset.train_images.std(axis=(0, 1, 2))
+    np.testing.assert_allclose(test_images, (dataset.test_images - mean) / std, atol=1e-5)  # training statistics
+    _, _, callbacks, _ = modern.prepare(dataset, modern.recipe_with(**TOY, lookahead=False), seed=0)
+    assert not any(isinstance(callback, modern.Lookahead) for callback in callbacks)
+
+
+def test_the_epoch_comparison_is_read_back_verified(tmp_path):
+    from cnncourse import _runs
+
+    with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs --compare-epochs"):
+        recipe_runs.epoch_comparison(tmp_path)
+    rows = [{"variant": "recipe", "epoch (s)": 2.0, "run vs first": 1.0},
+            {"variant": "muon", "epoch (s)": 1.5, "run vs first": 0.6}]
+    _runs.write_signed(tmp_path / recipe_runs.EPOCH_COMPARISON_FILE, {"variants": rows})
+    assert recipe_runs.epoch_comparison(tmp_path).rows == rows
+    path = tmp_path / recipe_runs.EPOCH_COMPARISON_FILE
+    path.write_text(path.read_text().replace("0.6", "0.5"))
+    with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
+        recipe_runs.epoch_comparison(tmp_path)
+
+
+def test_the_shipped_epoch_comparison_puts_muon_in_bfloat16_fastest():
+    rows = {row["variant"]: row for row in recipe_runs.epoch_comparison().rows}
+    assert list(rows) == list(recipe_runs.TIMED_VARIANTS)
+    assert rows["recipe"]["run vs first"] == 1.0 and rows["recipe"]["epochs"] == 10 and rows["muon"]["epochs"] == 8
+    assert min(rows.values(), key=lambda row: row["run vs first"])["variant"] == "muon, bfloat16"
+
+
 def test_the_chapter_runs_cover_three_seeds_and_every_ablation_on_two():
     full = recipe_runs.chapter_runs("full")
     assert [run[1] for run in [full["main"], *full["seeds"]]] == [0, 1, 2]
