@@ -835,7 +835,8 @@ def run_recipe(data, *, variant: str = "recipe", seed: int = 0, train: bool = Tr
     return training.fit_and_evaluate(
         model, batches, None, (test_images, data.test_labels), epochs=recipe["epochs"],
         batch_size=batches.batch_size, name=run_name(variant, seed), train=train, weights_dtype="float16",
-        profile=profile, details={"variant": variant, "seed": seed, "changes": recipe_changes(recipe)},
+        profile=profile, details={"variant": variant, "seed": seed, "changes": recipe_changes(recipe),
+                                  "data": data.describe()},
         verbose=verbose, callbacks=callbacks, outputs="logits", measure=measure)
 
 
