@@ -824,7 +824,8 @@ def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, v
         model, batches, None, (test_images, data.test_labels), epochs=recipe["epochs"],
         batch_size=batches.batch_size, name=run_name(variant, seed), train=train, weights_dtype="float16",
         profile=profile,
-        details={"variant": variant, "seed": seed, "changes": _changes(recipe)}, verbose=verbose,
+        details={"variant": variant, "seed": seed, "changes": _changes(recipe), "data": data.describe()},
+        verbose=verbose,
         callbacks=callbacks, outputs="logits", measure=measure)
 
 
