@@ -139,6 +139,10 @@ def answer(given, expected, *, explanation: str = "", tolerance: float | None = 
     and surrounding spaces. A right answer gets the ``explanation``; a wrong
     one gets the ``hint``, which must not give the answer away.
     """
+    if not isinstance(explanation, str) or not isinstance(hint, str):
+        raise TypeError(f"explanation and hint must be text (str), got explanation={explanation!r}, hint={hint!r}")
+    if tolerance is not None:
+        tolerance = _validate.number(tolerance, "tolerance", minimum=0.0)
     if given is None or given is Ellipsis:
         _text.say("… not answered yet: put your answer in place of None and run the cell again")
         return

@@ -469,6 +469,11 @@ class Dataset:
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read a megabyte at a time."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise TypeError(f"path must be a file's path (a string or a pathlib.Path), got {path!r}")
+    if not Path(path).is_file():
+        raise ValueError(f"path {str(path)!r} is not a file")
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         for block in iter(lambda: stream.read(1 << 20), b""):
@@ -548,8 +553,10 @@ def locate(name: str, data_dir=None, *, allow_download: bool | None = None, test
     set out of the test images and says so.
     """
     spec = _spec(name)
+    test_only_fallback = _validate.flag(test_only_fallback, "test_only_fallback")
     if allow_download is None:
         allow_download = os.environ.get(OFFLINE_ENVIRONMENT_VARIABLE, "") in ("", "0")
+    allow_download = _validate.flag(allow_download, "allow_download")
     looked, test_only = [], None
     for reason, place in _places(spec, data_dir):
         for stored in spec.formats:
@@ -683,6 +690,10 @@ def arrays_sha256(decoded: dict) -> str:
     pixels, same labels, same order. Every lossless copy the loader reads
     (the mirror, the canonical download) is held to the official value.
     """
+    if not isinstance(decoded, dict) or set(decoded) != set(SPLITS) or not all(
+            isinstance(pair, tuple) and len(pair) == 2 for pair in decoded.values()):
+        raise TypeError(f"decoded must be a dict {{'train': (images, labels), 'test': (images, labels)}} as the "
+                        f"loader decodes a dataset, got {type(decoded).__name__}")
     digest = hashlib.sha256()
     for split in SPLITS:
         images, labels = decoded[split]
@@ -909,12 +920,16 @@ def sample_photograph(grayscale: bool = False) -> np.ndarray:
     from matplotlib import cbook
     from PIL import Image
 
+    grayscale = _validate.flag(grayscale, "grayscale")
     with cbook.get_sample_data("grace_hopper.jpg") as stream, Image.open(stream) as picture:
         return np.asarray(picture.convert("L" if grayscale else "RGB"))
 
 
 def cache_all(names=tuple(DATASETS)) -> None:
     """Decode and cache datasets ahead of time (CI runs this before the chapters)."""
+    if isinstance(names, str) or not isinstance(names, (list, tuple)) or not names \
+            or not all(isinstance(name, str) and name in DATASETS for name in names):
+        raise TypeError(f"names must be a list of dataset names from {list(DATASETS)}, got {names!r}")
     for name in names:
         try:
             load(name, test_only_fallback=True)

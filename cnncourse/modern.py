@@ -222,8 +222,8 @@ class ScaledBias(layers.Layer):
 
     def __init__(self, multiplier: float = 1.0, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        self.multiplier = float(multiplier)
-        self.l2 = float(l2)
+        self.multiplier = _validate.positive_number(multiplier, "multiplier")
+        self.l2 = _validate.number(l2, "l2", minimum=0.0)
 
     def build(self, input_shape):
         self.stored = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="stored_bias",

@@ -435,7 +435,9 @@ class EpochProgress(keras.callbacks.Callback):
 
     def __init__(self, epochs: int, name: str = ""):
         super().__init__()
-        self.epochs, self.name = epochs, name
+        if not isinstance(name, str):
+            raise TypeError(f"name must be the run's name (a str), got {name!r}")
+        self.epochs, self.name = _validate.positive_int(epochs, "epochs", example="10"), name
         self.times = []
 
     def on_train_begin(self, logs=None):

@@ -425,6 +425,16 @@ def compare_arms(backbone_name: str, train_data, validation_data, test_data, *, 
     _backbone_name(backbone_name)
     images, labels = _pair_of_arrays(train_data, "train_data")
     validation = _pair_of_arrays(validation_data, "validation_data")
+    _pair_of_arrays(test_data, "test_data")
+    shots = _validate.positive_ints(shots, "shots", None, example="(10, 50, 200)")
+    seeds = [_validate.seed(seed, "seeds") for seed in _sequence(seeds, "seeds", "(0, 1, 2)")]
+    bn_pitfall_shots = _validate.positive_ints(bn_pitfall_shots, "bn_pitfall_shots", None, example="(10, 200)") \
+        if bn_pitfall_shots else ()
+    if not callable(epochs_for):
+        raise TypeError(f"epochs_for must be a function of k giving the epochs, such as lambda k: 20; got "
+                        f"{epochs_for!r}")
+    train = _validate.flag(train, "train")
+    fine_tune_learning_rate = _validate.positive_number(fine_tune_learning_rate, "fine_tune_learning_rate")
     if isinstance(arms, str) or not isinstance(arms, (list, tuple)) or not arms:
         raise TypeError(f"arms must be a list of arm names from {ARMS}, got {arms!r}")
     unknown = [arm for arm in arms if arm not in ARMS]
@@ -452,6 +462,13 @@ def compare_arms(backbone_name: str, train_data, validation_data, test_data, *, 
             _text.say(f"{backbone_name} backbone, k = {shots_per_class:>4}, seed {seed}: " + ", ".join(
                 f"{arm} {results[arm][0].test_accuracy:.3f}" for arm in wanted))
     return rows
+
+
+def _sequence(value, what: str, example: str) -> list:
+    """A non-empty list or tuple (a set has no order; a string would be read letter by letter)."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise TypeError(f"{what} must be a non-empty list or tuple such as {example}, got {value!r}")
+    return list(value)
 
 
 def _pair_of_arrays(value, what: str):
@@ -550,6 +567,9 @@ def imagenet_classifier(backbone: keras.Model, num_classes: int, *, image_shape=
     ``preprocess_input`` (for MobileNetV2: pixels 0-255 to [-1, 1]); the
     model resizes them to the size the backbone was built for.
     """
+    _keras_graph.built_model(backbone, "backbone")
+    num_classes = _validate.class_count(num_classes)
+    image_shape = _validate.positive_ints(image_shape, "image_shape", 3, example="(32, 32, 3)")
     inputs = keras.Input(shape=image_shape, name="image")
     resized = keras.layers.Resizing(*backbone.input_shape[1:3], name="resize")(inputs)
     return keras.Model(inputs, classifier(backbone, num_classes)(resized), name="imagenet_transfer_classifier")

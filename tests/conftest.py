@@ -1,7 +1,7 @@
 """Fixtures and file-damaging helpers shared by the test modules.
 
 The helpers are plain functions, so that ``parametrize`` can list them:
-``from conftest import flip_bytes, truncate``.
+``from conftest import flip_bytes, tiny_convnet, truncate``.
 """
 
 import re
@@ -25,6 +25,16 @@ def unwrap():
     """Join cc's wrapped notes back into single lines before searching them for a phrase:
     where a note wraps depends on its wording, which can depend on library versions."""
     return _unwrap
+
+
+def tiny_convnet(input_shape=(8, 8, 1), classes=10, filters=2, activation="softmax"):
+    """A network that builds in milliseconds: one convolution ("conv"), then a dense output layer ("out")."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Conv2D(filters, 3, name="conv"),
+                             keras.layers.Flatten(name="flat"),
+                             keras.layers.Dense(classes, activation=activation, name="out")], name="tiny")
 
 
 def truncate(path):

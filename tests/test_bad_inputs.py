@@ -16,6 +16,7 @@ regression cases of issue "Nothing silent" are at the end of the file.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import traceback
 from pathlib import Path
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import cnncourse as cc
+from conftest import tiny_convnet
 from cnncourse import modern, recipe_runs
 
 matplotlib.use("Agg")
@@ -105,6 +107,10 @@ CLASSICS = {
     # names of things where order matters or each must exist: arms of a comparison, classes to keep
     "names": st.one_of(st.just("frozen"), st.just({"frozen"}), st.just([]), st.just(["thawed"]), st.integers(),
                        st.just([1.5])),
+    "non_negative": st.one_of(st.floats(max_value=-1e-9), st.sampled_from([math.nan, math.inf]), st.booleans(),
+                              st.text(max_size=3)),
+    "sizes": st.one_of(st.just({10, 50}), st.just("10"), st.just([0.5]), st.just([0]), st.just([]), st.just([-1]),
+                       st.integers(max_value=0)),
     "class_list": st.one_of(st.just({1, 0}), st.just("01"), st.just([0.5, 1]), st.just([0, 0]), st.just([]),
                             st.just([-1]), st.integers()),
     # class labels where indices belong: one-hot of the wrong width, fractions, out of range
@@ -142,11 +148,7 @@ CLASSICS = {
 
 # ---------------------------------------------------------------- the public functions
 
-def tiny_model():
-    keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="conv"),
-                             keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax", name="out")],
-                            name="tiny")
+tiny_model = tiny_convnet
 
 
 def compiled_model():
@@ -368,6 +370,8 @@ CASES = [
     Case(cc.training.recorded_run, {"name": "compact_cifar10"}, {"profile": "choice"}),
     Case(cc.training.uses_carved_test_split, {"dataset": a_dataset}, {"dataset": "dataset"}),
     Case(cc.models.summary_quiz_template, {"model": tiny_model}, {"model": "model"}),
+    Case(cc.models.summary_quiz, {"model": tiny_model, "answers": mean_is([(None, None)] * 3)},
+         {"model": "model", "answers": "table_rows"}),
     Case(modern.compile_network, {"model": tiny_airbench, "recipe": {}, "steps_per_epoch": 1},
          {"model": "model", "recipe": "recipe", "steps_per_epoch": "count"}),
     Case(modern.Muon, {"total_steps": 10, "batch_size": 4},
@@ -409,7 +413,41 @@ CASES = [
                                                     "chapter": "8"}]}, {"points": "rows"}),
     Case(cc.plots.confidence_histograms, {"histograms": {"a": [1, 2, 3]}}, {"histograms": "histories"}),
     Case(cc.training.saved_result, {"name": "compact_cifar10"}, {"profile": "choice"}),
+    Case(cc.training.EpochProgress, {"epochs": 3}, {"epochs": "count", "name": "text"}),
+    Case(cc.checks.answer, {"given": 1, "expected": 1}, {"explanation": "text", "hint": "text",
+                                                               "tolerance": "non_negative"}),
+    Case(cc.data.sha256_of, {"path": __file__}, {"path": "path"}),
+    Case(cc.data.locate, {"name": "mnist", "allow_download": False},
+         {"name": "name", "data_dir": "path", "test_only_fallback": "flag"}),
+    Case(cc.data.arrays_sha256, {"decoded": {"train": (IMAGES, LABELS), "test": (IMAGES, LABELS)}},
+         {"decoded": "dataset"}),
+    Case(cc.data.sample_photograph, {}, {"grayscale": "flag"}),
+    Case(cc.data.cache_all, {"names": ["mnist"]}, {"names": "names"}),
+    Case(modern.ScaledBias, {}, {"multiplier": "positive_number", "l2": "number"}),
+    Case(cc.transfer.imagenet_classifier, {"backbone": tiny_model, "num_classes": 3},
+         {"backbone": "model", "num_classes": "count", "image_shape": "shape"}),
+    Case(cc.transfer.compare_arms, {"backbone_name": "cifar5", "train_data": (IMAGES, LABELS),
+                                    "validation_data": (IMAGES, LABELS), "test_data": (IMAGES, LABELS),
+                                    "shots": (1,), "seeds": (0,), "epochs_for": mean_is(lambda k: 2)},
+         {"shots": "sizes", "seeds": "names", "epochs_for": "text", "train": "flag", "arms": "names",
+          "fine_tune_learning_rate": "positive_number", "test_data": "dataset"}),
+    Case(cc.transfer.imagenet_backbone, {"weights": None}, {"name": "choice", "input_size": "count"}),
+    Case(cc.plots.shifted_predictions, {"images": IMAGES, "models": {"tiny": None}, "class_names": CLASSES},
+         {"index": "integer", "top": "count"}),
 ]
+
+# Public names the cases above do not call, and why (every other public callable that takes arguments has a case).
+NOT_CALLED = {
+    "config.Settings": "made by cc.config.settings, which has a case",
+    "models.ArithmeticTable": "made by cc.models.multiply_adds, which has a case",
+    "models.LayerRow": "a row of a LayerTable, made by cc.models.layer_table",
+    "models.LayerTable": "made by cc.models.layer_table, which has a case",
+    "data.DatasetSpec": "the registry's own records, not made by a learner",
+    "data.RawFile": "the registry's own records, not made by a learner",
+    "data.StoredFormat": "the registry's own records, not made by a learner",
+    "training.ResultsTable": "made by cc.training.results_table, which has a case",
+    "training.TrainingRun": "made by cc.training.fit_and_evaluate, which has a case",
+}
 CASES = [case for case in CASES if case.kinds]
 
 
@@ -417,6 +455,28 @@ def raised_by_cnncourse(error: BaseException) -> bool:
     """The error's innermost frame is in cnncourse (the package checked and refused, not a library below it)."""
     frames = traceback.extract_tb(error.__traceback__)
     return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(PACKAGE)
+
+
+def test_every_public_function_that_takes_arguments_has_a_case():
+    called = {case.function for case in CASES}
+    source = Path(__file__).read_text()  # a case through a lambda names its function in the source
+    missing = []
+    for module in (cc.checks, cc.config, cc.data, cc.features, cc.models, cc.modern, cc.ops, cc.plots, cc.training,
+                   cc.transfer, cc.widgets):
+        short = module.__name__.split(".")[-1]
+        for name in module.__all__:
+            public = getattr(module, name)
+            if not callable(public) or (isinstance(public, type) and issubclass(public, BaseException)):
+                continue
+            try:
+                parameters = inspect.signature(public).parameters
+            except (TypeError, ValueError):
+                continue
+            if not parameters or public in called or f"{short}.{name}" in NOT_CALLED:
+                continue
+            if f"{short}.{name}(" not in source and f"{short}.{name}," not in source:
+                missing.append(f"{short}.{name}")
+    assert not missing, f"public functions without a bad-input case (add one, or say why in NOT_CALLED): {missing}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from cnncourse import models, plots  # noqa: E402
+from conftest import tiny_convnet  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -368,10 +369,7 @@ def _same_colour(first, second):
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    import keras
-
-    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, name="conv"),
-                             keras.layers.Flatten(name="flat"), keras.layers.Dense(2, name="out")], name="tiny")
+    return tiny_convnet(classes=2, filters=4, activation=None)
 
 
 # ---------------------------------------------------------------- image_grid

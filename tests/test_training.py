@@ -25,7 +25,7 @@ def checkpoint_every_epoch(monkeypatch):
     monkeypatch.setattr(_runs.Checkpoint, "interval", 0.0)
 
 
-def tiny_model(classes=2, compiled=True, loss="sparse_categorical_crossentropy"):
+def tiny_dense(classes=2, compiled=True, loss="sparse_categorical_crossentropy"):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input(shape=(4, 4, 1)),
@@ -49,7 +49,7 @@ def run_tiny(**options):
     images, labels = tiny_data()
     arguments = dict(epochs=3, batch_size=32, name="tiny_run", profile="quick")
     arguments.update(options)
-    model = arguments.pop("model", None) or tiny_model()
+    model = arguments.pop("model", None) or tiny_dense()
     return training.fit_and_evaluate(model, (images[:120], labels[:120]), (images[120:160], labels[120:160]),
                                      (images[160:], labels[160:]), **arguments)
 
@@ -83,7 +83,7 @@ def test_the_epoch_lines_name_the_run_once_and_stay_short(capsys):
 def test_accuracy_is_computed_the_same_from_one_hot_labels():
     images, labels = tiny_data()
     one_hot = keras.utils.to_categorical(labels, 2)
-    run = training.fit_and_evaluate(tiny_model(loss="categorical_crossentropy"), (images[:120], one_hot[:120]),
+    run = training.fit_and_evaluate(tiny_dense(loss="categorical_crossentropy"), (images[:120], one_hot[:120]),
                                     (images[120:160], one_hot[120:160]), (images[160:], one_hot[160:]),
                                     epochs=2, batch_size=32, name="tiny_one_hot", verbose=False)
     assert np.array_equal(run.test_labels, labels[160:])
@@ -127,7 +127,7 @@ def test_class_probabilities_turns_logits_and_one_sigmoid_into_rows_that_sum_to_
 def test_train_false_reloads_the_saved_run(private_cache, capsys):
     trained = run_tiny()
     assert (private_cache / "tiny_run.quick.weights.h5").exists()
-    reloaded = run_tiny(model=tiny_model(), train=False)
+    reloaded = run_tiny(model=tiny_dense(), train=False)
     assert reloaded.loaded_from is not None and "loaded 'tiny_run'" in capsys.readouterr().out
     assert reloaded.history == trained.history
     assert reloaded.seconds == round(trained.seconds, 1) and reloaded.profile == "quick"
@@ -144,13 +144,13 @@ def test_train_false_without_a_saved_run_trains_and_says_so(capsys):
 def test_train_false_reloads_only_the_same_recipe(capsys):
     run_tiny()
     for changed in (dict(epochs=2), dict(batch_size=16), dict(profile="full")):
-        again = run_tiny(model=tiny_model(), train=False, save=False, **changed)
+        again = run_tiny(model=tiny_dense(), train=False, save=False, **changed)
         assert again.loaded_from is None, f"a run with {changed} must not reuse the 3-epoch quick run"
-    other_optimizer = tiny_model()
+    other_optimizer = tiny_dense()
     other_optimizer.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy",
                             metrics=["accuracy"])
     assert run_tiny(model=other_optimizer, train=False, save=False).loaded_from is None
-    assert run_tiny(model=tiny_model(), train=False).loaded_from is not None
+    assert run_tiny(model=tiny_dense(), train=False).loaded_from is not None
 
 
 def test_the_profile_comes_from_the_chapter_settings():
@@ -219,7 +219,7 @@ def test_a_checkpoint_of_another_recipe_is_not_resumed(monkeypatch, capsys):
 @pytest.mark.parametrize(
     "options, error, message",
     [
-        (dict(model=tiny_model(compiled=False)), ValueError, "compile"),
+        (dict(model=tiny_dense(compiled=False)), ValueError, "compile"),
         (dict(epochs=0), ValueError, "epochs must be at least 1"),
         (dict(batch_size=2.5), TypeError, "batch_size must be an integer"),
         (dict(epochs=True), TypeError, "epochs must be an integer"),
@@ -235,7 +235,7 @@ def test_fit_and_evaluate_rejects_bad_input(options, error, message):
 def test_extra_callbacks_run_and_early_stopping_restores_the_best_weights(capsys):
     recorder = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: print(f"callback saw epoch {epoch}"))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, restore_best_weights=True)
-    run = run_tiny(epochs=40, callbacks=[recorder, stop], model=tiny_model(), name="tiny_early")
+    run = run_tiny(epochs=40, callbacks=[recorder, stop], model=tiny_dense(), name="tiny_early")
     assert "callback saw epoch 0" in capsys.readouterr().out
     assert run.epochs == len(run.history["val_loss"]) <= 40
     assert stop.best == pytest.approx(min(run.history["val_loss"]))
@@ -270,7 +270,7 @@ def test_a_measurement_is_kept_with_the_run_and_read_back_by_a_reload(private_ca
     value = run.measured("kernel norm", norm)
     assert run.measured("kernel norm", norm) == value and len(calls) == 1, "measured once"
     gap = training.generalization_gap(run, (images[:120], labels[:120]), (images[120:160], labels[120:160]))
-    reloaded = run_tiny(model=tiny_model(), train=False)
+    reloaded = run_tiny(model=tiny_dense(), train=False)
     assert reloaded.measured("kernel norm", norm) == value and len(calls) == 1, "read back from the record"
     assert training.generalization_gap(reloaded, (images[:120], labels[:120]),
                                        (images[120:160], labels[120:160])) == gap
@@ -289,7 +289,7 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
     monkeypatch.setattr(_runs, "shipped_folder", lambda: shipped)
     for path in private_cache.glob("tiny_run.*"):
         path.unlink()  # a new machine: only the shipped record
-    replayed = run_tiny(model=tiny_model(), train=False)
+    replayed = run_tiny(model=tiny_dense(), train=False)
     assert "replayed 'tiny_run' from the runs shipped with cnncourse" in capsys.readouterr().out
     assert replayed.model is None and replayed.test_probabilities is None
     assert replayed.test_accuracy == trained.test_accuracy and replayed.history == trained.history
@@ -304,7 +304,7 @@ def test_a_record_shipped_without_weights_is_replayed_with_its_scores(private_ca
     lean = _runs.read_record(tmp_path / "lean" / "tiny_run.quick.history.json")["run"]
     assert "test_predictions" not in lean and lean["test_accuracy"] == trained.test_accuracy
     monkeypatch.setattr(_runs, "shipped_folder", lambda: tmp_path / "lean")
-    accuracy_only = run_tiny(model=tiny_model(), train=False)
+    accuracy_only = run_tiny(model=tiny_dense(), train=False)
     assert accuracy_only.test_predictions is None and accuracy_only.test_accuracy == trained.test_accuracy
 
 
@@ -349,7 +349,7 @@ def test_a_run_of_more_than_ten_classes_is_saved_and_replayed_without_prediction
     labels = labels * 10  # classes 0 and 10: class 10 has no one-digit code
 
     def run(train):
-        return training.fit_and_evaluate(tiny_model(classes=11), (images[:120], labels[:120]), None,
+        return training.fit_and_evaluate(tiny_dense(classes=11), (images[:120], labels[:120]), None,
                                          (images[160:], labels[160:]), epochs=3, batch_size=32, name="tiny_run",
                                          profile="quick", train=train)
 
@@ -365,21 +365,21 @@ def test_a_run_of_more_than_ten_classes_is_saved_and_replayed_without_prediction
 def test_fit_and_evaluate_checks_the_data_pairs():
     images, labels = tiny_data()
     with pytest.raises(ValueError, match="120 images but 100 labels"):
-        training.fit_and_evaluate(tiny_model(), (images[:120], labels[:100]), None, (images, labels),
+        training.fit_and_evaluate(tiny_dense(), (images[:120], labels[:100]), None, (images, labels),
                                   epochs=1, batch_size=8)
     with pytest.raises(TypeError, match="pair"):
-        training.fit_and_evaluate(tiny_model(), images, None, (images, labels), epochs=1, batch_size=8)
+        training.fit_and_evaluate(tiny_dense(), images, None, (images, labels), epochs=1, batch_size=8)
 
 
 # ---------------------------------------------------------------- saving and loading
 
 
 def test_save_and_load_round_trip(tmp_path):
-    model = tiny_model()
+    model = tiny_dense()
     history = {"loss": [np.float32(1.0), 0.5]}
     path = _runs.save(model, history, "round_trip", record={"profile": "full", "seconds": 3.2}, folder=tmp_path)
     assert path.name == "round_trip.full.history.json"
-    other = tiny_model()
+    other = tiny_dense()
     other.set_weights([np.zeros_like(weight) for weight in other.get_weights()])
     saved = _runs.load("round_trip", other, folders=[tmp_path])
     assert saved["history"] == {"loss": [1.0, 0.5]} and saved["run"]["seconds"] == 3.2
@@ -403,7 +403,7 @@ def test_history_only_runs_have_no_weights(tmp_path):
     assert not list(tmp_path.glob("*.weights.h5"))
     assert _runs.load("curves_only", folders=[tmp_path])["history"] == {"loss": [1.0, 0.5]}
     with pytest.raises(ValueError, match="no weights"):
-        _runs.load("curves_only", tiny_model(), folders=[tmp_path])
+        _runs.load("curves_only", tiny_dense(), folders=[tmp_path])
 
 
 def test_without_a_recipe_a_full_run_is_preferred(tmp_path):
@@ -418,7 +418,7 @@ def test_without_a_recipe_a_full_run_is_preferred(tmp_path):
 def test_load_errors_say_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="Train it once"):
         _runs.load("nothing_here", folders=[tmp_path])
-    _runs.save(tiny_model(), {"loss": [1.0]}, "wrong_shape", folder=tmp_path, record={"profile": "full"})
+    _runs.save(tiny_dense(), {"loss": [1.0]}, "wrong_shape", folder=tmp_path, record={"profile": "full"})
     bigger = keras.Sequential([keras.Input(shape=(4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="different architecture"):
         _runs.load("wrong_shape", bigger, folders=[tmp_path])
@@ -432,7 +432,7 @@ def test_load_errors_say_what_to_do(tmp_path):
 
 def test_ship_copies_full_runs(tmp_path, capsys):
     source, target = tmp_path / "mine", tmp_path / "shipped"
-    _runs.save(tiny_model(), {"loss": [1.0]}, "shipped", folder=source, record={"profile": "full"})
+    _runs.save(tiny_dense(), {"loss": [1.0]}, "shipped", folder=source, record={"profile": "full"})
     copied = _runs.ship(["shipped"], source=source, target=target)
     assert sorted(path.name for path in copied) == ["shipped.full.history.json", "shipped.full.weights.h5"]
     with pytest.raises(FileNotFoundError, match="train it first"):
@@ -546,7 +546,7 @@ def test_uses_carved_test_split():
 def test_reloading_with_different_details_warns(capsys, unwrap):
     run_tiny(details={"data": "mnist: official test split, carved in two"})
     capsys.readouterr()
-    run_tiny(model=tiny_model(), train=False, details={"data": "mnist: original files"})
+    run_tiny(model=tiny_dense(), train=False, details={"data": "mnist: original files"})
     assert "may not be comparable" in unwrap(capsys.readouterr().out)
 
 
@@ -565,7 +565,7 @@ def test_damaged_weights_are_refused_with_their_name_and_the_fix(private_cache, 
     run_tiny()
     damage(private_cache / "tiny_run.quick.weights.h5")
     with pytest.raises(_runs.DamagedRun, match=r"tiny_run\.quick\.weights\.h5 .*checksum.*train the run again"):
-        run_tiny(model=tiny_model(), train=False)
+        run_tiny(model=tiny_dense(), train=False)
 
 
 @pytest.mark.parametrize("damage", [truncate, lambda path: path.write_text(path.read_text().replace("0.", "0.9", 1)),
@@ -576,7 +576,7 @@ def test_a_damaged_history_is_an_error_never_a_silent_retraining(private_cache, 
     damage(private_cache / "tiny_run.quick.history.json")
     capsys.readouterr()
     with pytest.raises(_runs.DamagedRun, match=r"tiny_run\.quick\.history\.json"):
-        run_tiny(model=tiny_model(), train=False)
+        run_tiny(model=tiny_dense(), train=False)
     assert "training it now" not in capsys.readouterr().out
 
 
@@ -623,18 +623,18 @@ def test_reloading_a_full_run_on_other_training_data_is_an_error_that_says_so(pr
     images, labels = tiny_data()
     brighter = (images[:120] + 0.01, labels[:120])  # a lossy copy would differ this little
     with pytest.raises(ValueError, match="was trained on other train data.*train the run on this data"):
-        training.fit_and_evaluate(tiny_model(), brighter, None, (images[160:], labels[160:]), epochs=3,
+        training.fit_and_evaluate(tiny_dense(), brighter, None, (images[160:], labels[160:]), epochs=3,
                                   batch_size=32, name="tiny_run", profile="full", train=False)
     for other_test_set in ((images[150:], labels[150:]), (images[160:], 1 - labels[160:])):
         with pytest.raises(ValueError, match="was tested on other test data"):
-            training.fit_and_evaluate(tiny_model(), (images[:120], labels[:120]), None, other_test_set, epochs=3,
+            training.fit_and_evaluate(tiny_dense(), (images[:120], labels[:120]), None, other_test_set, epochs=3,
                                       batch_size=32, name="tiny_run", profile="full", train=False)
 
 
 def test_a_quick_run_on_other_data_is_trained_again_on_this_data(private_cache, capsys, unwrap):
     run_tiny()
     images, labels = tiny_data()
-    again = training.fit_and_evaluate(tiny_model(), (images[:120] + 0.01, labels[:120]), None,
+    again = training.fit_and_evaluate(tiny_dense(), (images[:120] + 0.01, labels[:120]), None,
                                       (images[160:], labels[160:]), epochs=3, batch_size=32, name="tiny_run",
                                       profile="quick", train=False)
     assert "trained on other data" in unwrap(capsys.readouterr().out) and again.loaded_from is None
@@ -645,7 +645,7 @@ def test_a_full_record_that_does_not_name_its_data_is_refused_not_reloaded(priva
     content = _runs.read_record(run.record_path)
     _runs.write_signed(run.record_path, {**content, "run": {k: v for k, v in content["run"].items() if k != "data"}})
     with pytest.raises(ValueError, match="does not say which data it was trained and tested on.*train=True"):
-        run_tiny(model=tiny_model(), train=False, profile="full")
+        run_tiny(model=tiny_dense(), train=False, profile="full")
 
 
 def test_while_training_runs_to_ship_the_shipped_ones_do_not_stand_in(private_cache, monkeypatch):
@@ -657,10 +657,10 @@ def test_while_training_runs_to_ship_the_shipped_ones_do_not_stand_in(private_ca
 def test_a_checkpoint_of_other_data_is_not_resumed(private_cache):
     images, labels = tiny_data()
     recipe = {"profile": "quick", "epochs": 3, "batch_size": 32, "train_size": 120, "optimizer": "Adam"}
-    model = tiny_model()
+    model = tiny_dense()
     checkpoint = _runs.Checkpoint("tiny_run", {**recipe, "data": {"train sha256": "a"}}, {}, 0.0)
     checkpoint.set_model(model)
     checkpoint.on_train_begin()
     checkpoint.on_epoch_end(0, {"loss": 1.0})
-    assert _runs.resume(tiny_model(), "tiny_run", {**recipe, "data": {"train sha256": "a"}})[0] == 1
-    assert _runs.resume(tiny_model(), "tiny_run", {**recipe, "data": {"train sha256": "b"}})[0] == 0
+    assert _runs.resume(tiny_dense(), "tiny_run", {**recipe, "data": {"train sha256": "a"}})[0] == 1
+    assert _runs.resume(tiny_dense(), "tiny_run", {**recipe, "data": {"train sha256": "b"}})[0] == 0
