@@ -768,7 +768,10 @@ def predict_logits(model: keras.Model, images, level: int = 2, batch_size: int =
 
 def run_name(variant: str = "recipe", seed: int = 0) -> str:
     """The saved run's name: ``airbench_cifar10-recipe-seed0``, ``airbench_cifar10-no_whitening-seed1``..."""
-    return f"airbench_cifar10-{variant}-seed{_validate.integer(seed, 'seed', minimum=0, example='0')}"
+    if not isinstance(variant, str) or not variant.isidentifier():
+        raise TypeError(f"variant must be a name such as 'recipe' or 'no_whitening' (letters, digits, _), got "
+                        f"{variant!r}")
+    return f"airbench_cifar10-{variant}-seed{_validate.seed(seed)}"
 
 
 def recipe_changes(recipe: dict) -> dict:

@@ -286,9 +286,18 @@ def _record_epoch_comparison(folder=None) -> list[dict]:
     return rows
 
 
+def _shipped_folder(folder) -> Path:
+    """``folder`` (a path), or the shipped runs' folder for ``None``."""
+    if folder is None:
+        return _runs.shipped_folder()
+    if not isinstance(folder, (str, Path)) or not str(folder).strip():
+        raise TypeError(f"folder must be the path of a folder (a string or a pathlib.Path) or None, got {folder!r}")
+    return Path(folder)
+
+
 def epoch_comparison(folder=None):
     """The shipped ``compare_epochs`` measurement, as a table (checked against its checksum)."""
-    path = Path(folder or _runs.shipped_folder()) / EPOCH_COMPARISON_FILE
+    path = _shipped_folder(folder) / EPOCH_COMPARISON_FILE
     if not path.is_file():
         raise FileNotFoundError(f"no {EPOCH_COMPARISON_FILE} in {path.parent.name}: measure it with "
                                 "`python -m cnncourse.recipe_runs --compare-epochs` on a quiet CPU (about 15 minutes)")
@@ -297,7 +306,7 @@ def epoch_comparison(folder=None):
 
 def epoch_times(folder=None) -> list[dict]:
     """The shipped measurements of ``time_epoch`` at full width, one per backend (checked against their checksum)."""
-    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
+    path = _shipped_folder(folder) / EPOCH_TIMES_FILE
     if not path.is_file():
         return []
     return list(_runs.read_signed(path)["backends"].values())

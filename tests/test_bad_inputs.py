@@ -403,6 +403,12 @@ CASES = [
     Case(cc.models.register, {"name": "extra_net", "builder": mean_is(lambda: None)},
          {"name": "text", "builder": "text"}),
     Case(recipe_runs.chapter_runs, {"profile": "quick"}, {"profile": "choice", "seed": "seed"}),
+    Case(recipe_runs.epoch_comparison, {}, {"folder": "path"}),
+    Case(recipe_runs.epoch_times, {}, {"folder": "path"}),
+    Case(recipe_runs.time_epoch, {"data": a_colour_dataset}, {"data": "dataset"}),
+    Case(recipe_runs.compare_epochs, {"data": a_colour_dataset}, {"data": "dataset"}),
+    Case(modern.run_recipe, {"data": a_colour_dataset}, {"data": "dataset", "seed": "seed"}),
+    Case(modern.run_name, {}, {"variant": "text", "seed": "seed"}),
     Case(recipe_runs.row, {"run": None}, {"run": "run"}),
     Case(recipe_runs.recorded, {"variant": "recipe", "seed": 0}, {"seed": "seed"}),
     Case(recipe_runs.ablation_table, {"rows": [{"variant": "recipe", "seed": 0, "widths": "8-8-8", "test accuracy": 0.5,
@@ -461,8 +467,8 @@ def test_every_public_function_that_takes_arguments_has_a_case():
     called = {case.function for case in CASES}
     source = Path(__file__).read_text()  # a case through a lambda names its function in the source
     missing = []
-    for module in (cc.checks, cc.config, cc.data, cc.features, cc.models, cc.modern, cc.ops, cc.plots, cc.training,
-                   cc.transfer, cc.widgets):
+    for module in (cc.checks, cc.config, cc.data, cc.features, cc.models, cc.modern, cc.ops, cc.plots,
+                   cc.recipe_runs, cc.training, cc.transfer, cc.widgets):
         short = module.__name__.split(".")[-1]
         for name in module.__all__:
             public = getattr(module, name)
