@@ -21,9 +21,15 @@ import numpy as np
 
 from cnncourse import _runs, _validate, config, data as datasets, modern, training
 
-__all__ = ["EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "PAPER_EPOCHS_TO_94",
-           "QUICK_CHANGES", "TIMED_VARIANTS", "ablation_table", "chapter_runs", "compare_epochs", "epoch_comparison",
-           "epoch_times", "full_profile_runs", "recorded", "result", "row", "time_epoch"]
+__all__ = ["ABLATION_SEEDS", "EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FINAL_CHANGES", "FINAL_VARIANT",
+           "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "PAPER_EPOCHS_TO_94", "QUICK_CHANGES", "TIMED_VARIANTS",
+           "ablation_runs", "ablation_table", "chapter_runs", "compare_epochs", "epoch_comparison", "epoch_times",
+           "full_profile_runs", "recorded", "result", "row", "time_epoch"]
+
+FINAL_VARIANT = "muon_bf16"
+# The chapter's final recipe, chosen by its time to 94 % on the course's CPU: airbench94_muon's recipe, with
+# bfloat16 arithmetic (as the reference computes on a GPU), 0.63 times the CPU time of airbench94's.
+FINAL_CHANGES = {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"}
 
 # ---------------------------------------------------------------- results of many runs
 
@@ -90,8 +96,14 @@ def row(run) -> dict:
                 run.backend, run.device)
 
 
+def _arm(variant: str) -> str:
+    """A run's variant as a row of the tables: without the ablation's width prefix or its recipe's name."""
+    arm = variant.removeprefix("narrow_")
+    return arm.removeprefix(f"{FINAL_VARIANT}_") if arm.startswith(f"{FINAL_VARIANT}_") else arm
+
+
 def _row(variant, seed, recipe, details, test_accuracy, epochs, seconds, backend, device) -> dict:
-    return {"variant": variant.removeprefix("narrow_"), "seed": seed,
+    return {"variant": _arm(variant), "seed": seed,
             "widths": "-".join(str(width) for width in recipe["widths"]),
             "test accuracy": test_accuracy, "tta accuracy": details["tta accuracy"], "epochs": epochs,
             "fit (min)": None if seconds is None else round(seconds, 1) / 60,  # as the record stores it
@@ -117,89 +129,115 @@ def _spread(values) -> str:
     return "–" if len(values) < 2 else f"{values.min():.4f} to {values.max():.4f}"
 
 
-def ablation_table(rows: list[dict]):
-    """The recipe and each one-ingredient-removed variant: mean accuracy over seeds, and the source's measure.
+def _separation(values, reference) -> str:
+    """Whether every run of one arm is below (or above) every run of the other, or their ranges overlap.
+
+    With three seeds an arm, if an ingredient changed nothing, all six runs
+    would be alike and each way of splitting them in three and three as
+    likely as any other: the three runs of one arm are the three lowest with
+    probability 1/20. A complete separation is that unlikely by chance.
+    """
+    if max(values) < min(reference):
+        return "lower on every seed"
+    if min(values) > max(reference):
+        return "higher on every seed"
+    return "ranges overlap"
+
+
+def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
+    """The recipe ``reference`` and each variant of it: mean accuracy over seeds, its range, and the source's measure.
 
     Accuracy is the final one, with test-time augmentation; ``no_tta`` is
-    the recipe's runs scored without it. Every variant is compared with the
-    recipe at the same widths.
+    the reference's runs scored without it. Every variant is compared with
+    the reference at the same widths: ``separated`` says whether its runs
+    and the reference's runs are apart on every seed (see ``_separation``).
     """
     if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(row, dict) for row in rows):
         raise TypeError("rows must be a non-empty list of rows made by cc.recipe_runs.result")
     missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in rows[0]]
     if missing:
         raise ValueError(f"rows must come from cc.recipe_runs.result; the first row has no {', '.join(missing)}")
-    widths = {row["widths"] for row in rows if row["variant"] != "recipe"} or {rows[0]["widths"]}
+    if not isinstance(reference, str):
+        raise TypeError(f"reference must be the variant every other is compared with, such as "
+                        f"{FINAL_VARIANT!r}; got {reference!r}")
+    widths = {row["widths"] for row in rows if row["variant"] != reference} or {rows[0]["widths"]}
     if len(widths) != 1:
         raise ValueError(f"the ablation rows mix widths {sorted(widths)}; pass the runs of one width")
     width = widths.pop()
-    recipe = [row for row in rows if row["variant"] == "recipe" and row["widths"] == width]
-    if not recipe:
-        raise ValueError(f"no run of the full recipe at widths {width}: the table compares every variant with it")
-    variants = {"recipe": [row["tta accuracy"] for row in recipe],
-                "no_tta": [row["test accuracy"] for row in recipe]}
+    runs = [row for row in rows if row["variant"] == reference and row["widths"] == width]
+    if not runs:
+        raise ValueError(f"no run of {reference!r} at widths {width}: the table compares every variant with it")
+    variants = {reference: [row["tta accuracy"] for row in runs], "no_tta": [row["test accuracy"] for row in runs]}
     for row in rows:
-        if row["variant"] != "recipe" and row["widths"] == width:
+        if row["variant"] != reference and row["widths"] == width:
             variants.setdefault(row["variant"], []).append(row["tta accuracy"])
-    reference = float(np.mean(variants["recipe"]))
+    baseline = variants[reference]
     table = []
     for variant, accuracies in variants.items():
         before, after = PAPER_EPOCHS_TO_94.get(variant, (None, None))
+        compared = variant != reference
         table.append({"variant": variant, "seeds": len(accuracies), "accuracy (mean)": float(np.mean(accuracies)),
                       "range": _spread(accuracies),
-                      "change": None if variant == "recipe" else float(np.mean(accuracies)) - reference,
+                      "change": float(np.mean(accuracies)) - float(np.mean(baseline)) if compared else None,
+                      "separated": _separation(accuracies, baseline) if compared else "–",
                       "source: epochs to 94 %": "–" if before is None else f"{before:g} without, {after:g} with"})
     return training.results_table(table)
 
 
 # ---------------------------------------------------------------- chapter 12's full-profile runs
 
-NARROW_WIDTHS = (32, 64, 64)  # the ablations' width in the full profile: a quarter of the compute
+NARROW_WIDTHS = (32, 64, 64)  # the ablation's width: 15 % of the multiply-adds, about 40 % of the CPU time
 FULL_TRAIN_IMAGES = 50_000  # the full profile trains on all of CIFAR-10's training images
+ABLATION_SEEDS = (0, 1, 2)
+
+# The quick profile's run: the final recipe, tiny (in float32, fast on every backend), seconds on a CPU.
+QUICK_CHANGES = {**modern.MUON_CHANGES, "widths": (16, 32, 32), "epochs": 4, "batch_size": 250,
+                 "logit_scale": 1 / 32}
 
 
-QUICK_CHANGES = {"widths": (16, 32, 32), "epochs": 4, "batch_size": 250}  # the quick profile: seconds per run
+def ablation_runs() -> list[tuple[str, int, dict]]:
+    """The ablation of the final recipe at ``NARROW_WIDTHS``: the recipe, each ingredient removed, the residual variant.
+
+    Lookahead and the BatchNorm biases' faster rate are airbench94's (SGD)
+    ingredients: the final recipe has neither, so they are not ablated.
+    Seed 0 of every arm first, then seed 1, then seed 2.
+    """
+    narrow = {**FINAL_CHANGES, "widths": NARROW_WIDTHS, "logit_scale": 1 / NARROW_WIDTHS[-1]}
+    arms = [(f"narrow_{FINAL_VARIANT}", {})]
+    arms += [(f"narrow_{FINAL_VARIANT}_{name}", changes) for name, changes in modern.ABLATIONS.items()
+             if modern.recipe_with(**{**narrow, **changes}) != modern.recipe_with(**narrow)]
+    arms.append((f"narrow_{FINAL_VARIANT}_residual", {"residual": True}))
+    return [(variant, seed, {**narrow, **changes}) for seed in ABLATION_SEEDS for variant, changes in arms]
 
 
 def chapter_runs(profile: str, seed: int = 0) -> dict:
     """Chapter 12's runs in a profile, each as (variant, seed, recipe changes).
 
     - ``"main"``: the run the chapter trains (or reloads) and looks inside;
-    - ``"seeds"``: more runs of the same recipe, for a mean and a range;
-    - ``"muon"``: airbench94_muon's recipe (``cc.modern.MUON_CHANGES``) in bfloat16, as
-      the reference computes in half precision, on three seeds;
-    - ``"ablations"``: one ingredient removed at a time, the residual
-      variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
-      (a quarter of the compute).
+    - ``"final"``: the final recipe (``FINAL_CHANGES``) on three seeds;
+    - ``"sgd"``: airbench94's recipe, trained with SGD, on three seeds: the
+      comparison that chose the final recipe;
+    - ``"ablations"``: ``ablation_runs()``.
 
-    The quick profile has only its main run, a tiny version of the recipe.
-    The full profile's runs take hours of CPU: ``python -m cnncourse.recipe_runs``
-    trains them once, and the chapter reads their records (``recorded``).
+    The quick profile has only its main run, a tiny version of the final
+    recipe. The full profile's runs take hours of CPU: ``python -m
+    cnncourse.recipe_runs`` trains them once, and the chapter reads their
+    records (``recorded``).
     """
     profile = _validate.one_of(profile, ("quick", "full"), "profile")
     seed = _validate.seed(seed)
     if profile == "quick":
-        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "muon": [], "ablations": []}
-    narrow = [("recipe", {}), *modern.ABLATIONS.items(), ("residual", {"residual": True})]
-    return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
-            "muon": [("muon_bf16", muon_seed, {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"})
-                     for muon_seed in (0, 1, 2)],
-            "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
-                          for narrow_seed in (0, 1) for variant, changes in narrow]}
+        return {"main": ("muon", seed, dict(QUICK_CHANGES)), "final": [], "sgd": [], "ablations": []}
+    final = [(FINAL_VARIANT, final_seed, dict(FINAL_CHANGES)) for final_seed in (0, 1, 2)]
+    return {"main": final[0], "final": final, "sgd": [("recipe", sgd_seed, {}) for sgd_seed in (0, 1, 2)],
+            "ablations": ablation_runs()}
 
 
 def full_profile_runs() -> list[tuple[str, int, dict]]:
-    """Every full-profile run of chapter 12, in the order ``python -m cnncourse.recipe_runs`` trains them.
-
-    The Muon recipe's seeds first, then the narrow recipe (minutes to see
-    that the recipe learns), seed 0 of everything else, seed 1, and the
-    recipe's third seed.
-    """
+    """Every full-profile run of chapter 12, in the order ``python -m cnncourse.recipe_runs`` trains them:
+    the final recipe, airbench94's, then the ablation."""
     runs = chapter_runs("full")
-    narrow = runs["ablations"]
-    first_seed, second_seed = narrow[:len(narrow) // 2], narrow[len(narrow) // 2:]
-    return [*runs["muon"], first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed,
-            runs["seeds"][1]]
+    return [*runs["final"], *runs["sgd"], *runs["ablations"]]
 
 
 def _train_full_profile(variants=(), seeds=()) -> None:

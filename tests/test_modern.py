@@ -286,25 +286,34 @@ def fake_row(variant, seed, accuracy, widths="32-64-64", plain=None):
             "test accuracy": accuracy - 0.01 if plain is None else plain}
 
 
-def test_the_ablation_table_compares_each_variant_with_the_recipe_at_its_width():
-    rows = [fake_row("recipe", 0, 0.95, widths="64-256-256"),  # another width: not in the table
-            fake_row("recipe", 0, 0.86), fake_row("recipe", 1, 0.84, plain=0.82),
-            fake_row("no_whitening", 0, 0.83), fake_row("no_whitening", 1, 0.81)]
+def test_the_ablation_table_compares_each_variant_with_the_reference_at_its_width():
+    rows = [fake_row("muon_bf16", 0, 0.95, widths="64-256-256"),  # another width: not in the table
+            fake_row("muon_bf16", 0, 0.86), fake_row("muon_bf16", 1, 0.84, plain=0.82),
+            fake_row("no_whitening", 0, 0.83), fake_row("no_whitening", 1, 0.81),
+            fake_row("no_translate", 0, 0.85), fake_row("no_translate", 1, 0.83),
+            fake_row("residual", 0, 0.87), fake_row("residual", 1, 0.88)]
     table = {row["variant"]: row for row in recipe_runs.ablation_table(rows).rows}
-    assert list(table) == ["recipe", "no_tta", "no_whitening"]
-    assert table["recipe"]["accuracy (mean)"] == pytest.approx(0.85) and table["recipe"]["seeds"] == 2
+    assert list(table) == ["muon_bf16", "no_tta", "no_whitening", "no_translate", "residual"]
+    assert table["muon_bf16"]["accuracy (mean)"] == pytest.approx(0.85) and table["muon_bf16"]["seeds"] == 2
     assert table["no_tta"]["accuracy (mean)"] == pytest.approx((0.85 + 0.82) / 2)
     assert table["no_whitening"]["change"] == pytest.approx(-0.03)
     assert table["no_whitening"]["range"] == "0.8100 to 0.8300"
     assert table["no_whitening"]["source: epochs to 94 %"] == "35 without, 21 with"
+    assert [table[name]["separated"] for name in ("muon_bf16", "no_whitening", "no_translate", "residual")] == [
+        "–", "lower on every seed", "ranges overlap", "higher on every seed"]
+    sgd = {row["variant"]: row for row in recipe_runs.ablation_table(
+        [fake_row("recipe", 0, 0.86), fake_row("no_lookahead", 0, 0.83)], reference="recipe").rows}
+    assert sgd["no_lookahead"]["change"] == pytest.approx(-0.03)
 
 
 def test_an_ablation_table_without_its_reference_is_refused():
-    with pytest.raises(ValueError, match="no run of the full recipe at widths 32-64-64"):
+    with pytest.raises(ValueError, match="no run of 'muon_bf16' at widths 32-64-64"):
         recipe_runs.ablation_table([fake_row("no_whitening", 0, 0.8)])
     with pytest.raises(ValueError, match="mix widths"):
-        recipe_runs.ablation_table([fake_row("recipe", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
-                                    fake_row("no_lookahead", 0, 0.8)])
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
+                                    fake_row("no_translate", 0, 0.8)])
+    with pytest.raises(TypeError, match="reference must be the variant"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8)], reference=None)
 
 
 def test_a_recipe_names_its_changes_and_its_optimizer():
@@ -353,19 +362,27 @@ def test_the_shipped_epoch_comparison_puts_muon_in_bfloat16_fastest():
     assert min(rows.values(), key=lambda row: row["run vs first"])["variant"] == "muon, bfloat16"
 
 
-def test_the_chapter_runs_cover_three_seeds_and_every_ablation_on_two():
+def test_the_chapter_runs_compare_the_final_recipe_with_sgd_and_ablate_it_on_three_seeds():
     full = recipe_runs.chapter_runs("full")
-    assert [run[1] for run in [full["main"], *full["seeds"]]] == [0, 1, 2]
-    narrow = {(variant, seed) for variant, seed, _ in full["ablations"]}
-    for variant in ["recipe", *modern.ABLATIONS, "residual"]:
-        assert {(f"narrow_{variant}", 0), (f"narrow_{variant}", 1)} <= narrow
-    assert [(variant, seed) for variant, seed, _ in full["muon"]] == [("muon_bf16", 0), ("muon_bf16", 1),
-                                                                       ("muon_bf16", 2)]
-    assert all(changes == {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"} for _, _, changes in full["muon"])
-    assert sorted(recipe_runs.full_profile_runs()) == sorted([full["main"], *full["seeds"], *full["muon"],
-                                                              *full["ablations"]])
+    assert full["main"] == full["final"][0]
+    assert [(variant, seed) for variant, seed, _ in full["final"]] == [("muon_bf16", 0), ("muon_bf16", 1),
+                                                                        ("muon_bf16", 2)]
+    assert all(changes == {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"} for _, _, changes in full["final"])
+    assert full["sgd"] == [("recipe", 0, {}), ("recipe", 1, {}), ("recipe", 2, {})]
+    arms = {}
+    for variant, seed, changes in full["ablations"]:
+        arms.setdefault(variant, []).append(seed)
+        assert changes["widths"] == recipe_runs.NARROW_WIDTHS and changes["logit_scale"] == 1 / 64
+        assert changes["optimizer"] == "muon" and changes["precision"] == "mixed_bfloat16"
+    # lookahead and the biases' faster rate are SGD's: the final recipe has neither, so nothing to remove
+    assert sorted(arms) == sorted(["narrow_muon_bf16", "narrow_muon_bf16_residual", *(
+        f"narrow_muon_bf16_{name}" for name in modern.ABLATIONS if name not in ("no_lookahead", "no_bias_lr"))])
+    assert all(seeds == [0, 1, 2] for seeds in arms.values())
+    assert [seed for _, seed, _ in full["ablations"]] == sorted(seed for _, seed, _ in full["ablations"])  # seed-major
+    assert recipe_runs.full_profile_runs() == [*full["final"], *full["sgd"], *full["ablations"]]
     quick = recipe_runs.chapter_runs("quick", seed=3)
-    assert quick == {"main": ("recipe", 3, recipe_runs.QUICK_CHANGES), "seeds": [], "muon": [], "ablations": []}
+    assert quick == {"main": ("muon", 3, recipe_runs.QUICK_CHANGES), "final": [], "sgd": [], "ablations": []}
+    assert recipe_runs.QUICK_CHANGES["optimizer"] == "muon" and recipe_runs.QUICK_CHANGES["logit_scale"] == 1 / 32
 
 
 def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
@@ -395,16 +412,25 @@ def test_variants_are_timed_back_to_back_with_what_a_run_of_each_would_take():
         recipe_runs.compare_epochs(toy_dataset(), {})
 
 
-def test_the_full_profile_runs_are_read_from_their_shipped_records():
+def test_every_full_profile_run_is_read_from_its_shipped_record():
     full = recipe_runs.chapter_runs("full")
-    for variant, seed, changes in [full["main"], *full["ablations"][:2]]:
+    for variant, seed, changes in recipe_runs.full_profile_runs():
         row = recipe_runs.recorded(variant, seed, **changes)
-        assert (row["variant"], row["seed"]) == (variant.removeprefix("narrow_"), seed)
-        assert 0.8 < row["tta accuracy"] < 1 and row["epochs"] == 10 and row["widths"] in ("64-256-256", "32-64-64")
+        assert row["seed"] == seed and row["backend"] == "tensorflow"
+        assert row["epochs"] == modern.recipe_with(**changes)["epochs"]
+        assert row["widths"] == "-".join(str(width) for width in modern.recipe_with(**changes)["widths"])
+    for variant, seed, changes in [*full["final"], *full["sgd"]]:
+        assert recipe_runs.recorded(variant, seed, **changes)["tta accuracy"] > 0.93  # the original CIFAR-10
     with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs recipe"):
         recipe_runs.recorded("recipe", 7)
     with pytest.raises(ValueError, match="no longer matches its recipe"):
-        recipe_runs.recorded("narrow_recipe", 0)  # its record was trained at NARROW_WIDTHS
+        recipe_runs.recorded("narrow_muon_bf16", 0)  # its record was trained at NARROW_WIDTHS
+
+
+def test_a_row_names_an_ablation_arm_without_its_width_or_recipe():
+    assert [recipe_runs._arm(variant) for variant in ("muon_bf16", "narrow_muon_bf16", "narrow_muon_bf16_residual",
+                                                      "recipe", "narrow_toy")] == [
+        "muon_bf16", "muon_bf16", "residual", "recipe", "toy"]
 
 
 # ---------------------------------------------------------------- Muon
