@@ -13,6 +13,8 @@ and ship with the package as records (history and scores, no weights), which
 
 from __future__ import annotations
 
+import itertools
+import math
 import time
 from pathlib import Path
 
@@ -21,19 +23,23 @@ import numpy as np
 
 from cnncourse import _runs, _validate, config, data as datasets, modern, training
 
-__all__ = ["ABLATION_SEEDS", "EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FINAL_CHANGES", "FINAL_VARIANT",
-           "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "PAPER_EPOCHS_TO_94", "QUICK_CHANGES", "TIMED_VARIANTS",
-           "ablation_runs", "ablation_table", "chapter_runs", "compare_epochs", "epoch_comparison", "epoch_times",
-           "full_profile_runs", "recorded", "result", "row", "time_epoch"]
+__all__ = ["ABLATION_SEEDS", "ADDITIONS", "EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FINAL_CHANGES",
+           "FINAL_VARIANT", "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "ORIGINAL_CIFAR10", "PAPER_EPOCHS_TO_94",
+           "QUICK_CHANGES", "TIMED_VARIANTS", "ablation_runs", "ablation_table", "chapter_runs", "compare_epochs",
+           "epoch_comparison", "epoch_times", "full_profile_runs", "permutation_p", "recorded", "result", "row",
+           "time_epoch"]
 
 FINAL_VARIANT = "muon_bf16"
-# The chapter's final recipe, chosen by its time to 94 % on the course's CPU: airbench94_muon's recipe, with
-# bfloat16 arithmetic (as the reference computes on a GPU), 0.63 times the CPU time of airbench94's.
+# The chapter's final recipe: airbench94_muon's, in bfloat16 arithmetic. Of the recipes timed on the course's
+# CPU (EPOCH_COMPARISON_FILE), it takes the least time per run, and its recorded runs reach 94 %.
 FINAL_CHANGES = {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"}
 
+# Every full-profile run trains and is tested on the original CIFAR-10, standardized as the recipe does it:
+# the SHA-256 of those arrays (cc.training.data_identity), which each record keeps.
+ORIGINAL_CIFAR10 = {"train sha256": "c4f7fe5d409e01b993c953c7b43c3fadbb5554133bf65e732faa52e272a46901",
+                    "test sha256": "a62ef4bda5f22bfe7146d9e941a87c69c2d73162fe59fb6efd2e9fb0a153c0a1"}
+
 # ---------------------------------------------------------------- results of many runs
-
-
 
 def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, profile: str | None = None,
            **changes) -> dict:
@@ -44,18 +50,33 @@ def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, 
     """
     recipe = modern.recipe_with(**changes)
     seed = _validate.seed(seed)
+    train = _validate.flag(train, "train")
+    profile = config.current_profile() if profile is None else _validate.one_of(profile, ("quick", "full"), "profile")
     if not train:
-        model = modern.compile_network(modern.build_network(recipe, input_shape=data.train_images.shape[1:],
-                                              num_classes=data.num_classes), recipe, 1)
-        matched_on = {"profile": profile if profile is not None else config.current_profile(),
-                      "epochs": recipe["epochs"], "batch_size": min(recipe["batch_size"], len(data.train_images)),
+        model, batches, _, test_images = modern.prepare(data, recipe, seed)
+        matched_on = {"profile": profile, "epochs": recipe["epochs"], "batch_size": batches.batch_size,
                       "train_size": len(data.train_images), "optimizer": _runs.optimizer_description(model)}
         found = _runs.find(modern.run_name(variant, seed), matched_on)
         if found is not None:
-            record = found[1]["run"]
-            return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
-                        record["seconds"], record["backend"], record["device"])
+            used = training.data_identity(batches, (test_images, data.test_labels))
+            if _trained_on(found[1]["run"], used):
+                return _record_row(variant, seed, recipe, found[1]["run"])
+            if profile == "full":
+                raise ValueError(f"the record {found[0].name} was trained or tested on other data than these "
+                                 f"({data.describe()}): its scores belong to other images")
+            # a quick run on another seed's subset: retrained in seconds
     return row(modern.run_recipe(data, variant=variant, seed=seed, train=train, profile=profile, **changes))
+
+
+def _trained_on(record: dict, data: dict) -> bool:
+    """Whether a record names its data and it is ``data`` (the SHA-256 of the training and test arrays)."""
+    named = record.get("data")
+    return isinstance(named, dict) and all(named.get(key) == data[key] for key in ("train sha256", "test sha256"))
+
+
+def _record_row(variant, seed, recipe, record) -> dict:
+    return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
+                record["seconds"], record["backend"], record["device"])
 
 
 def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
@@ -65,6 +86,8 @@ def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
     the background, with ``python -m cnncourse.recipe_runs``, and ship with the
     package as records (history and scores, no weights), so every reader
     sees the same results in seconds, whatever profile the chapter runs in.
+    A record is read only if it was trained with this recipe on the original
+    CIFAR-10 (``ORIGINAL_CIFAR10``).
     """
     recipe = modern.recipe_with(**changes)
     seed = _validate.seed(seed)
@@ -81,8 +104,11 @@ def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
     if record["details"]["changes"] != modern.recipe_changes(recipe):
         raise ValueError(f"the record {path.name} was trained with changes {record['details']['changes']}, not "
                          f"{modern.recipe_changes(recipe)}: its name no longer matches its recipe")
-    return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
-                record["seconds"], record["backend"], record["device"])
+    if not _trained_on(record, ORIGINAL_CIFAR10):
+        raise ValueError(f"the record {path.name} was not trained and tested on the original CIFAR-10 (its record "
+                         "names other data, or none: runs of the course's first versions used a lossy JPEG copy); "
+                         f"train it again with `python -m cnncourse.recipe_runs {variant} --seeds {seed}`")
+    return _record_row(variant, seed, recipe, record)
 
 
 def row(run) -> dict:
@@ -98,8 +124,7 @@ def row(run) -> dict:
 
 def _arm(variant: str) -> str:
     """A run's variant as a row of the tables: without the ablation's width prefix or its recipe's name."""
-    arm = variant.removeprefix("narrow_")
-    return arm.removeprefix(f"{FINAL_VARIANT}_") if arm.startswith(f"{FINAL_VARIANT}_") else arm
+    return variant.removeprefix("narrow_").removeprefix(f"{FINAL_VARIANT}_")
 
 
 def _row(variant, seed, recipe, details, test_accuracy, epochs, seconds, backend, device) -> dict:
@@ -129,57 +154,93 @@ def _spread(values) -> str:
     return "–" if len(values) < 2 else f"{values.min():.4f} to {values.max():.4f}"
 
 
-def _separation(values, reference) -> str:
-    """Whether every run of one arm is below (or above) every run of the other, or their ranges overlap.
+ADDITIONS = ("residual",)  # variants that add to the recipe; every other variant removes or weakens an ingredient
 
-    With three seeds an arm, if an ingredient changed nothing, all six runs
-    would be alike and each way of splitting them in three and three as
-    likely as any other: the three runs of one arm are the three lowest with
-    probability 1/20. A complete separation is that unlikely by chance.
+
+def permutation_p(values, reference, *, lower: bool) -> float:
+    """The one-sided permutation test of two arms' runs: how often chance alone gives a difference this large.
+
+    If the variant changed nothing, its runs and the reference's would be
+    draws of the same thing, and every way of splitting the pooled runs into
+    two arms of these sizes equally likely. The p-value is the share of those
+    splits whose difference of means is at least as far as the one observed,
+    in the direction the variant was expected to move (``lower``: below the
+    reference). With three runs an arm, 20 splits: 1/20 = 0.05 when every
+    run of one arm is beyond every run of the other, and never less.
     """
-    if max(values) < min(reference):
-        return "lower on every seed"
-    if min(values) > max(reference):
-        return "higher on every seed"
-    return "ranges overlap"
+    values, reference = (np.asarray(_validate.finite_array(arm, what), dtype=float).ravel()
+                         for arm, what in ((values, "values"), (reference, "reference")))
+    if math.comb(len(values) + len(reference), len(values)) > 100_000:
+        raise ValueError(f"permutation_p enumerates every split of the runs: {len(values)} and {len(reference)} "
+                         "runs are too many (it is meant for a few seeds an arm)")
+    lower = _validate.flag(lower, "lower")
+    pooled = np.concatenate([values, reference])
+    sign = -1.0 if lower else 1.0
+    observed = sign * (values.mean() - reference.mean())
+    differences = []
+    for chosen in itertools.combinations(range(len(pooled)), len(values)):
+        inside = np.zeros(len(pooled), dtype=bool)
+        inside[list(chosen)] = True
+        differences.append(sign * (pooled[inside].mean() - pooled[~inside].mean()))
+    return float(np.mean(np.asarray(differences) >= observed - 1e-12))
+
+
+def _paired_p(differences) -> float:
+    """The one-sided sign-flip test of paired differences (the same networks scored two ways), expected below 0."""
+    differences = np.asarray(differences, dtype=float)
+    observed = -differences.sum()
+    flips = [-np.dot(signs, np.abs(differences)) for signs in itertools.product((-1.0, 1.0), repeat=len(differences))]
+    return float(np.mean(np.asarray(flips) >= observed - 1e-12))
 
 
 def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
-    """The recipe ``reference`` and each variant of it: mean accuracy over seeds, its range, and the source's measure.
+    """The recipe ``reference`` and each variant of it: mean accuracy over seeds, its range, a test, the source's measure.
 
     Accuracy is the final one, with test-time augmentation; ``no_tta`` is
-    the reference's runs scored without it. Every variant is compared with
-    the reference at the same widths: ``separated`` says whether its runs
-    and the reference's runs are apart on every seed (see ``_separation``).
+    the reference's own runs scored without it. Every variant is compared
+    with the reference at the same widths. ``p (one-sided)`` tests the
+    direction the variant was expected to move the accuracy: down for an
+    ingredient removed, up for one of ``ADDITIONS`` (``permutation_p``; for
+    ``no_tta``, the same networks scored two ways, a paired sign-flip test).
     """
     if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(row, dict) for row in rows):
-        raise TypeError("rows must be a non-empty list of rows made by cc.recipe_runs.result")
-    missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in rows[0]]
-    if missing:
-        raise ValueError(f"rows must come from cc.recipe_runs.result; the first row has no {', '.join(missing)}")
-    if not isinstance(reference, str):
+        raise TypeError("rows must be a non-empty list of rows made by cc.recipe_runs.result or recorded")
+    for row in rows:
+        missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in row]
+        if missing:
+            raise ValueError(f"rows must come from cc.recipe_runs.result or recorded; a row has no {', '.join(missing)}")
+    if not isinstance(reference, str) or reference == "no_tta":
         raise TypeError(f"reference must be the variant every other is compared with, such as "
                         f"{FINAL_VARIANT!r}; got {reference!r}")
-    widths = {row["widths"] for row in rows if row["variant"] != reference} or {rows[0]["widths"]}
+    if any(row["variant"] == "no_tta" for row in rows):
+        raise ValueError("no run may be called 'no_tta': the table's no_tta row is the reference scored without "
+                         "test-time augmentation")
+    widths = {row["widths"] for row in rows if row["variant"] != reference} or {row["widths"] for row in rows}
     if len(widths) != 1:
         raise ValueError(f"the ablation rows mix widths {sorted(widths)}; pass the runs of one width")
     width = widths.pop()
-    runs = [row for row in rows if row["variant"] == reference and row["widths"] == width]
+    runs = sorted((row for row in rows if row["variant"] == reference and row["widths"] == width),
+                  key=lambda row: row["seed"])
     if not runs:
         raise ValueError(f"no run of {reference!r} at widths {width}: the table compares every variant with it")
-    variants = {reference: [row["tta accuracy"] for row in runs], "no_tta": [row["test accuracy"] for row in runs]}
+    baseline = [row["tta accuracy"] for row in runs]
+    variants = {reference: baseline, "no_tta": [row["test accuracy"] for row in runs]}
     for row in rows:
         if row["variant"] != reference and row["widths"] == width:
             variants.setdefault(row["variant"], []).append(row["tta accuracy"])
-    baseline = variants[reference]
     table = []
     for variant, accuracies in variants.items():
         before, after = PAPER_EPOCHS_TO_94.get(variant, (None, None))
-        compared = variant != reference
+        if variant == reference:
+            p = None
+        elif variant == "no_tta":
+            p = _paired_p(np.subtract(accuracies, baseline))
+        else:
+            p = permutation_p(accuracies, baseline, lower=variant not in ADDITIONS)
         table.append({"variant": variant, "seeds": len(accuracies), "accuracy (mean)": float(np.mean(accuracies)),
                       "range": _spread(accuracies),
-                      "change": float(np.mean(accuracies)) - float(np.mean(baseline)) if compared else None,
-                      "separated": _separation(accuracies, baseline) if compared else "–",
+                      "change": None if p is None else float(np.mean(accuracies)) - float(np.mean(baseline)),
+                      "p (one-sided)": p,
                       "source: epochs to 94 %": "–" if before is None else f"{before:g} without, {after:g} with"})
     return training.results_table(table)
 
@@ -190,7 +251,7 @@ NARROW_WIDTHS = (32, 64, 64)  # the ablation's width: 15 % of the multiply-adds,
 FULL_TRAIN_IMAGES = 50_000  # the full profile trains on all of CIFAR-10's training images
 ABLATION_SEEDS = (0, 1, 2)
 
-# The quick profile's run: the final recipe, tiny (in float32, fast on every backend), seconds on a CPU.
+# The quick profile's run: airbench94_muon's recipe, tiny and in float32 (fast on every backend), seconds on a CPU.
 QUICK_CHANGES = {**modern.MUON_CHANGES, "widths": (16, 32, 32), "epochs": 4, "batch_size": 250,
                  "logit_scale": 1 / 32}
 
@@ -215,12 +276,13 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
 
     - ``"main"``: the run the chapter trains (or reloads) and looks inside;
     - ``"final"``: the final recipe (``FINAL_CHANGES``) on three seeds;
-    - ``"sgd"``: airbench94's recipe, trained with SGD, on three seeds: the
-      comparison that chose the final recipe;
+    - ``"sgd"``: airbench94's recipe (the variant ``"recipe"``), trained
+      with SGD, on three seeds: what the final recipe is measured against;
     - ``"ablations"``: ``ablation_runs()``.
 
     The quick profile has only its main run, a tiny version of the final
-    recipe. The full profile's runs take hours of CPU: ``python -m
+    recipe (``QUICK_CHANGES``); ``seed`` is its seed (the full profile's
+    runs have theirs). The full profile's runs take hours of CPU: ``python -m
     cnncourse.recipe_runs`` trains them once, and the chapter reads their
     records (``recorded``).
     """
@@ -246,11 +308,14 @@ def _train_full_profile(variants=(), seeds=()) -> None:
     unknown = sorted(set(variants) - set(known))
     if unknown:
         raise SystemExit(f"no full-profile run is called {', '.join(unknown)}; the variants are {', '.join(known)}")
+    chosen = [(variant, seed, changes) for variant, seed, changes in full_profile_runs()
+              if (not variants or variant in variants) and (not seeds or seed in seeds)]
+    if not chosen:
+        raise SystemExit(f"no full-profile run has seed {' or '.join(map(str, seeds))}"
+                         f"{' for ' + ', '.join(variants) if variants else ''}; the seeds are 0, 1 and 2")
     config.settings("full", quick={}, full={})
     cifar = datasets.load("cifar10")
-    for variant, seed, changes in full_profile_runs():
-        if (variants and variant not in variants) or (seeds and seed not in seeds):
-            continue
+    for variant, seed, changes in chosen:
         modern.run_recipe(cifar, variant=variant, seed=seed, train=False, **changes)
         keras.backend.clear_session()  # one process trains them all: free each run's graphs and layers
 
@@ -320,7 +385,7 @@ def compare_epochs(data, variants: dict | None = None) -> list[dict]:
 def _record_epoch_comparison(folder=None) -> list[dict]:
     """``compare_epochs`` on the full training set, saved (signed) for chapter 12."""
     rows = compare_epochs(datasets.load("cifar10", verbose=False))
-    _runs.write_signed(Path(folder or _runs.shipped_folder()) / EPOCH_COMPARISON_FILE, {"variants": rows})
+    _runs.write_signed(_shipped_folder(folder) / EPOCH_COMPARISON_FILE, {"variants": rows})
     return rows
 
 
@@ -353,7 +418,7 @@ def epoch_times(folder=None) -> list[dict]:
 def _record_epoch_time(folder=None) -> dict:
     """Measure ``time_epoch`` on the full training set and add it to the shipped file, under this backend."""
     measured = time_epoch(datasets.load("cifar10", verbose=False))
-    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
+    path = _shipped_folder(folder) / EPOCH_TIMES_FILE
     times = _runs.read_signed(path)["backends"] if path.is_file() else {}
     times[measured["backend"]] = measured
     _runs.write_signed(path, {"backends": times})
@@ -374,6 +439,10 @@ def _command_line(arguments=None) -> None:
     parser.add_argument("--compare-epochs", action="store_true",
                         help="time one epoch of each recipe in TIMED_VARIANTS, one after the other, and ship them")
     options = parser.parse_args(arguments)
+    if (options.time_epoch or options.compare_epochs) and (options.variants or options.seeds or
+                                                          options.time_epoch == options.compare_epochs):
+        parser.error("--time-epoch and --compare-epochs each time the full-width recipes alone: give one of them, "
+                     "without variants or seeds")
     if options.time_epoch:
         print(_record_epoch_time())
     elif options.compare_epochs:

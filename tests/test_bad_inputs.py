@@ -410,6 +410,8 @@ CASES = [
     Case(modern.run_recipe, {"data": a_colour_dataset}, {"data": "dataset", "seed": "seed"}),
     Case(modern.run_name, {}, {"variant": "text", "seed": "seed"}),
     Case(recipe_runs.row, {"run": None}, {"run": "run"}),
+    Case(recipe_runs.permutation_p, {"values": [0.5, 0.6], "reference": [0.7, 0.8], "lower": True},
+         {"values": "values", "reference": "values", "lower": "flag"}),
     Case(recipe_runs.recorded, {"variant": "recipe", "seed": 0}, {"seed": "seed"}),
     Case(recipe_runs.ablation_table, {"rows": [{"variant": "muon_bf16", "seed": 0, "widths": "8-8-8",
                                                 "test accuracy": 0.5, "tta accuracy": 0.5}]},

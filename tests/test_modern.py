@@ -299,8 +299,12 @@ def test_the_ablation_table_compares_each_variant_with_the_reference_at_its_widt
     assert table["no_whitening"]["change"] == pytest.approx(-0.03)
     assert table["no_whitening"]["range"] == "0.8100 to 0.8300"
     assert table["no_whitening"]["source: epochs to 94 %"] == "35 without, 21 with"
-    assert [table[name]["separated"] for name in ("muon_bf16", "no_whitening", "no_translate", "residual")] == [
-        "–", "lower on every seed", "ranges overlap", "higher on every seed"]
+    # two runs an arm: 6 ways to split four runs in two, so a complete separation has p = 1/6
+    assert table["muon_bf16"]["p (one-sided)"] is None
+    assert table["no_whitening"]["p (one-sided)"] == pytest.approx(1 / 6)  # expected lower, and lower
+    assert table["no_translate"]["p (one-sided)"] == pytest.approx(2 / 6)  # ranges overlap: 0.83 0.85 | 0.84 0.86
+    assert table["residual"]["p (one-sided)"] == pytest.approx(1 / 6)  # an addition: expected higher, and higher
+    assert table["no_tta"]["p (one-sided)"] == pytest.approx(1 / 4)  # paired: both seeds lost, 1 sign pattern of 4
     sgd = {row["variant"]: row for row in recipe_runs.ablation_table(
         [fake_row("recipe", 0, 0.86), fake_row("no_lookahead", 0, 0.83)], reference="recipe").rows}
     assert sgd["no_lookahead"]["change"] == pytest.approx(-0.03)
@@ -314,6 +318,29 @@ def test_an_ablation_table_without_its_reference_is_refused():
                                     fake_row("no_translate", 0, 0.8)])
     with pytest.raises(TypeError, match="reference must be the variant"):
         recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8)], reference=None)
+    with pytest.raises(ValueError, match="no run may be called 'no_tta'"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("no_tta", 0, 0.8)])
+    with pytest.raises(ValueError, match="a row has no tta accuracy"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), {"variant": "residual", "seed": 0,
+                                                                    "widths": "32-64-64", "test accuracy": 0.8}])
+    with pytest.raises(ValueError, match="mix widths"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("muon_bf16", 1, 0.8, widths="8-8-8")])
+
+
+def test_the_permutation_test_counts_the_splits_as_extreme_as_the_one_observed():
+    below = [0.80, 0.81, 0.82]
+    reference = [0.83, 0.84, 0.85]
+    assert recipe_runs.permutation_p(below, reference, lower=True) == pytest.approx(1 / 20)  # the most extreme split
+    assert recipe_runs.permutation_p(below, reference, lower=False) == pytest.approx(1.0)  # the wrong direction
+    assert recipe_runs.permutation_p(reference, reference, lower=True) == pytest.approx(1.0)  # no difference at all
+    # one run of the variant above one of the reference's: 2 of the 20 splits are as far down or further
+    assert recipe_runs.permutation_p([0.80, 0.81, 0.835], reference, lower=True) == pytest.approx(2 / 20)
+    with pytest.raises(ValueError, match="values is empty"):
+        recipe_runs.permutation_p([], reference, lower=True)
+    with pytest.raises(ValueError, match="too many"):
+        recipe_runs.permutation_p(np.zeros(20), np.zeros(20), lower=True)
+    with pytest.raises(TypeError, match="lower"):
+        recipe_runs.permutation_p(below, reference, lower="yes")
 
 
 def test_a_recipe_names_its_changes_and_its_optimizer():
@@ -423,8 +450,36 @@ def test_every_full_profile_run_is_read_from_its_shipped_record():
         assert recipe_runs.recorded(variant, seed, **changes)["tta accuracy"] > 0.93  # the original CIFAR-10
     with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs recipe"):
         recipe_runs.recorded("recipe", 7)
-    with pytest.raises(ValueError, match="no longer matches its recipe"):
-        recipe_runs.recorded("narrow_muon_bf16", 0)  # its record was trained at NARROW_WIDTHS
+    with pytest.raises(ValueError, match="no longer matches its recipe"):  # trained at NARROW_WIDTHS
+        recipe_runs.recorded("narrow_muon_bf16", 0, **recipe_runs.FINAL_CHANGES)
+
+
+def test_a_record_is_read_only_if_it_names_the_original_cifar10(monkeypatch):
+    variant, seed, changes = recipe_runs.chapter_runs("full")["main"]
+    monkeypatch.setattr(recipe_runs, "ORIGINAL_CIFAR10", {"train sha256": "0" * 64, "test sha256": "0" * 64})
+    with pytest.raises(ValueError, match="not trained and tested on the original CIFAR-10"):
+        recipe_runs.recorded(variant, seed, **changes)
+
+
+def test_a_full_profile_result_is_refused_on_other_data(private_cache):
+    dataset = toy_dataset()
+    recipe_runs.result(dataset, variant="toy", seed=0, train=True, profile="full", **TOY)
+    other = type(dataset)("toy", dataset.train_images[::-1].copy(), dataset.train_labels[::-1].copy(),
+                          dataset.test_images, dataset.test_labels, dataset.class_names, "made in the test")
+    with pytest.raises(ValueError, match="trained or tested on other data"):
+        recipe_runs.result(other, variant="toy", seed=0, train=False, profile="full", **TOY)
+    quick = recipe_runs.result(dataset, variant="toy", seed=0, train=True, profile="quick", **TOY)
+    assert recipe_runs.result(other, variant="toy", seed=0, train=False, profile="quick", **TOY)["seed"] == 0
+    assert quick["seed"] == 0  # a quick run on other data is trained again, in seconds, not refused
+
+
+def test_the_command_line_refuses_what_it_would_silently_skip():
+    with pytest.raises(SystemExit, match="no full-profile run has seed 7"):
+        recipe_runs._command_line(["--seeds", "7"])
+    for arguments in (["--time-epoch", "recipe"], ["--time-epoch", "--compare-epochs"], ["--compare-epochs",
+                                                                                          "--seeds", "1"]):
+        with pytest.raises(SystemExit):
+            recipe_runs._command_line(arguments)
 
 
 def test_a_row_names_an_ablation_arm_without_its_width_or_recipe():
