@@ -19,4 +19,4 @@ from cnncourse import (checks, config, data, features, models, modern, ops, plot
 
 __all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "recipe_runs", "training",
            "transfer", "widgets"]
-__version__ = "0.7.0"
+__version__ = "0.8.0"
