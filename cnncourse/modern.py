@@ -271,7 +271,7 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
     ``batchnorm_momentum``, ``logit_scale``, ``precision`` and the weight
     decay. The output is float32 logits (no softmax): the loss and test-time
     augmentation work on them. With ``precision="mixed_bfloat16"`` every layer
-    computes in bfloat16 (8 bits of mantissa instead of 23: half the memory
+    computes in bfloat16 (7 bits of mantissa instead of 23: half the memory
     traffic, and CPUs and GPUs with bfloat16 units multiply faster) while
     the weights, the batch statistics and the logits stay float32.
     The whitening kernel is set from data afterwards, by ``set_whitening``.
