@@ -478,6 +478,19 @@ def test_a_full_profile_result_is_refused_on_other_data(private_cache):
     assert quick["seed"] == 0  # a quick run on other data is trained again, in seconds, not refused
 
 
+def test_the_command_line_runs_without_a_warning():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "cnncourse.recipe_runs", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "python -m cnncourse.recipe_runs" in done.stdout
+    assert "Warning" not in done.stderr, done.stderr  # the package does not import the module it is about to run
+    import cnncourse
+
+    assert cnncourse.recipe_runs is recipe_runs and "recipe_runs" in cnncourse.__all__
+
+
 def test_the_command_line_refuses_what_it_would_silently_skip():
     with pytest.raises(SystemExit, match="no full-profile run has seed 7"):
         recipe_runs._command_line(["--seeds", "7"])
