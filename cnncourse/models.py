@@ -379,9 +379,12 @@ _BUILDERS = {
 
 def register(name: str, builder) -> None:
     """Add a network to ``build``'s names: a chapter's own module defines its network where its ideas are."""
-    if not isinstance(name, str) or not name.isidentifier() or not callable(builder):
+    if not isinstance(name, str) or not callable(builder):
         raise TypeError(f"register takes a name (a string such as 'airbench_cifar10') and a builder (a function "
                         f"that builds the network), got name={name!r} and builder={builder!r}")
+    if not name.isidentifier():
+        raise ValueError(f"a network's name must be a name such as 'airbench_cifar10' (letters, digits, _), "
+                         f"got {name!r}")
     existing = _BUILDERS.get(name)
     if existing is not None and existing is not builder and not _same_function(existing, builder):
         raise ValueError(f"a different network is already called {name!r}: pick another name")

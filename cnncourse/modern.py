@@ -772,9 +772,11 @@ def predict_logits(model: keras.Model, images, level: int = 2, batch_size: int =
 
 def run_name(variant: str = "recipe", seed: int = 0) -> str:
     """The saved run's name: ``airbench_cifar10-recipe-seed0``, ``airbench_cifar10-no_whitening-seed1``..."""
-    if not isinstance(variant, str) or not variant.isidentifier():
-        raise TypeError(f"variant must be a name such as 'recipe' or 'no_whitening' (letters, digits, _), got "
-                        f"{variant!r}")
+    if not isinstance(variant, str):
+        raise TypeError(f"variant must be a name (a str) such as 'recipe' or 'no_whitening', got {variant!r}")
+    if not variant.isidentifier():
+        raise ValueError(f"variant must be a name such as 'recipe' or 'no_whitening' (letters, digits, _), got "
+                         f"{variant!r}")
     return f"airbench_cifar10-{variant}-seed{_validate.seed(seed)}"
 
 
@@ -854,6 +856,7 @@ def _airbench_cifar10(*, input_shape=(32, 32, 3), num_classes=10, widths=(64, 25
                          input_shape=input_shape, num_classes=_validate.class_count(num_classes))
 
 
+models.register("airbench_cifar10", _airbench_cifar10)
+
 if __name__ == "__main__":  # the command line that was here trains many runs: it lives in recipe_runs now
     raise SystemExit("chapter 12's runs train with `python -m cnncourse.recipe_runs` (see --help)")
-models.register("airbench_cifar10", _airbench_cifar10)

@@ -6,8 +6,9 @@ they train once, in the background, resumably::
 
     nohup nice python -m cnncourse.recipe_runs muon_bf16 --seeds 0 1 2 &
 
-and ship with the package as records (history and scores, no weights), which
-``recorded`` reads back in seconds whatever profile the chapter runs in.
+and ship with the package as records (history and scores; the weights only
+of the run the chapter looks inside), which ``recorded`` reads back in
+seconds whatever profile the chapter runs in.
 ``compare_epochs`` and ``time_epoch`` measure where a CPU epoch's time goes.
 """
 
@@ -23,15 +24,16 @@ import numpy as np
 
 from cnncourse import _runs, _validate, config, data as datasets, modern, training
 
-__all__ = ["ABLATION_SEEDS", "ADDITIONS", "EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FINAL_CHANGES",
-           "FINAL_VARIANT", "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "ORIGINAL_CIFAR10", "PAPER_EPOCHS_TO_94",
+__all__ = ["ADDITIONS", "EPOCH_COMPARISON_FILE", "EPOCH_TIMES_FILE", "FINAL_CHANGES", "FINAL_VARIANT",
+           "FULL_PROFILE_SEEDS", "FULL_TRAIN_IMAGES", "NARROW_WIDTHS", "ORIGINAL_CIFAR10", "PAPER_EPOCHS_TO_94",
            "QUICK_CHANGES", "TIMED_VARIANTS", "ablation_runs", "ablation_table", "chapter_runs", "compare_epochs",
            "epoch_comparison", "epoch_times", "full_profile_runs", "permutation_p", "recorded", "result", "row",
            "time_epoch"]
 
 FINAL_VARIANT = "muon_bf16"
 # The chapter's final recipe: airbench94_muon's, in bfloat16 arithmetic. Of the recipes timed on the course's
-# CPU (EPOCH_COMPARISON_FILE), it takes the least time per run, and its recorded runs reach 94 %.
+# CPU (EPOCH_COMPARISON_FILE), it takes the least time per run, and its recorded runs average 94 % with
+# test-time augmentation.
 FINAL_CHANGES = {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"}
 
 # Every full-profile run trains and is tested on the original CIFAR-10, standardized as the recipe does it:
@@ -62,14 +64,22 @@ def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, 
             if _trained_on(found[1]["run"], used):
                 return _record_row(variant, seed, recipe, found[1]["run"])
             if profile == "full":
-                raise ValueError(f"the record {found[0].name} was trained or tested on other data than these "
-                                 f"({data.describe()}): its scores belong to other images")
+                named = found[1]["run"].get("data")
+                said = (f"was trained or tested on other data ({named.get('source', 'checksums differ')})"
+                        if isinstance(named, dict) else "does not say which data it was trained on")
+                raise ValueError(f"the record {found[0].name} {said}, not these ({data.describe()}): its scores "
+                                 "belong to other images; pass train=True to train this run on these data")
             # a quick run on another seed's subset: retrained in seconds
     return row(modern.run_recipe(data, variant=variant, seed=seed, train=train, profile=profile, **changes))
 
 
 def _trained_on(record: dict, data: dict) -> bool:
-    """Whether a record names its data and it is ``data`` (the SHA-256 of the training and test arrays)."""
+    """Whether a record names both checksums of its data and they are ``data``'s.
+
+    Stricter than a quick run's reuse (``_runs.reusable``), which lets a
+    record or a run without a checksum pass: a full-profile record is the
+    evidence for a chapter's numbers, so it must say what it was trained on.
+    """
     named = record.get("data")
     return isinstance(named, dict) and all(named.get(key) == data[key] for key in ("train sha256", "test sha256"))
 
@@ -92,23 +102,40 @@ def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
     recipe = modern.recipe_with(**changes)
     seed = _validate.seed(seed)
     name = modern.run_name(variant, seed)
-    found = _runs.find(name, {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
-                              "train_size": FULL_TRAIN_IMAGES,
-                              "optimizer": _runs.described_optimizer(modern.optimizer(recipe, 1))})
+    listed = any((variant, seed) == (listed_variant, listed_seed)
+                 for listed_variant, listed_seed, _ in full_profile_runs())
+    train_it = f"`python -m cnncourse.recipe_runs {variant} --seeds {seed}`"
+    found = _newest_full_record(name)
     if found is None:
-        raise FileNotFoundError(f"no full-profile record of {name!r}: train it with `python -m cnncourse.recipe_runs "
-                                f"{variant}` (hours on a CPU, minutes on a GPU), or restore cnncourse/weights from "
-                                "the course's repository")
+        raise FileNotFoundError(
+            f"no full-profile record of {name!r}: " + (
+                f"train it with {train_it} (6 to 32 minutes a run on the course's 2-core CPU), or restore "
+                "cnncourse/weights from the course's repository" if listed else
+                f"{variant!r} with seed {seed} is not one of chapter 12's full-profile runs "
+                "(cc.recipe_runs.full_profile_runs() lists them)"))
     path, content = found
     record = content["run"]
     if record["details"]["changes"] != modern.recipe_changes(recipe):
-        raise ValueError(f"the record {path.name} was trained with changes {record['details']['changes']}, not "
-                         f"{modern.recipe_changes(recipe)}: its name no longer matches its recipe")
+        raise ValueError(f"the record {path.name} was trained with the changes {record['details']['changes']}, "
+                         f"not {modern.recipe_changes(recipe)}: pass the changes it was trained with "
+                         "(cc.recipe_runs.chapter_runs('full') gives every run with its changes)")
+    expected = {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
+                "train_size": FULL_TRAIN_IMAGES, "optimizer": _runs.described_optimizer(modern.optimizer(recipe, 1))}
+    if not _runs.same_recipe(record, expected):
+        raise ValueError(f"the record {path.name} was trained with {_runs.describe_recipe(record)}, but this "
+                         f"version's recipe is {_runs.describe_recipe(expected)}: train it again with {train_it}")
     if not _trained_on(record, ORIGINAL_CIFAR10):
-        raise ValueError(f"the record {path.name} was not trained and tested on the original CIFAR-10 (its record "
-                         "names other data, or none: runs of the course's first versions used a lossy JPEG copy); "
-                         f"train it again with `python -m cnncourse.recipe_runs {variant} --seeds {seed}`")
+        raise ValueError(f"the record {path.name} was trained or tested on other arrays than the original CIFAR-10 "
+                         "standardized as this version does (another copy, the lossy JPEG copy of the course's "
+                         "first versions, or the float32 standardization before version 0.8.0); train it again "
+                         f"with {train_it}")
     return _record_row(variant, seed, recipe, record)
+
+
+def _newest_full_record(name: str):
+    """The newest full-profile record of ``name`` (path, content), or None."""
+    full = [(path, content) for path, content in _runs.saved(name) if content.get("run", {}).get("profile") == "full"]
+    return max(full, key=lambda found: found[1]["run"].get("saved_at", "")) if full else None
 
 
 def row(run) -> dict:
@@ -117,7 +144,7 @@ def row(run) -> dict:
         raise TypeError(f"row takes a run returned by cc.modern.run_recipe, got {type(run).__name__}")
     details = run.details
     recipe = modern.recipe_with(**{key: tuple(value) if isinstance(value, list) else value
-                            for key, value in details["changes"].items()})
+                                   for key, value in details["changes"].items()})
     return _row(details["variant"], details["seed"], recipe, details, run.test_accuracy, run.epochs, run.seconds,
                 run.backend, run.device)
 
@@ -166,7 +193,8 @@ def permutation_p(values, reference, *, lower: bool) -> float:
     splits whose difference of means is at least as far as the one observed,
     in the direction the variant was expected to move (``lower``: below the
     reference). With three runs an arm, 20 splits: 1/20 = 0.05 when every
-    run of one arm is beyond every run of the other, and never less.
+    run of the variant is beyond every run of the reference in the expected
+    direction, and never less.
     """
     values, reference = (np.asarray(_validate.finite_array(arm, what), dtype=float).ravel()
                          for arm, what in ((values, "values"), (reference, "reference")))
@@ -177,20 +205,25 @@ def permutation_p(values, reference, *, lower: bool) -> float:
     pooled = np.concatenate([values, reference])
     sign = -1.0 if lower else 1.0
     observed = sign * (values.mean() - reference.mean())
+    tie = 1e-9 * max(1.0, float(np.abs(pooled).max()))  # splits whose difference equals the observed one count
     differences = []
     for chosen in itertools.combinations(range(len(pooled)), len(values)):
         inside = np.zeros(len(pooled), dtype=bool)
         inside[list(chosen)] = True
         differences.append(sign * (pooled[inside].mean() - pooled[~inside].mean()))
-    return float(np.mean(np.asarray(differences) >= observed - 1e-12))
+    return float(np.mean(np.asarray(differences) >= observed - tie))
 
 
 def _paired_p(differences) -> float:
     """The one-sided sign-flip test of paired differences (the same networks scored two ways), expected below 0."""
     differences = np.asarray(differences, dtype=float)
+    if len(differences) > 16:
+        raise ValueError(f"the sign-flip test enumerates every pattern of signs: {len(differences)} seeds are too "
+                         "many (it is meant for a few)")
     observed = -differences.sum()
+    tie = 1e-9 * max(1.0, float(np.abs(differences).max()))
     flips = [-np.dot(signs, np.abs(differences)) for signs in itertools.product((-1.0, 1.0), repeat=len(differences))]
-    return float(np.mean(np.asarray(flips) >= observed - 1e-12))
+    return float(np.mean(np.asarray(flips) >= observed - tie))
 
 
 def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
@@ -200,8 +233,10 @@ def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
     the reference's own runs scored without it. Every variant is compared
     with the reference at the same widths. ``p (one-sided)`` tests the
     direction the variant was expected to move the accuracy: down for an
-    ingredient removed, up for one of ``ADDITIONS`` (``permutation_p``; for
-    ``no_tta``, the same networks scored two ways, a paired sign-flip test).
+    ingredient removed (``cc.modern.ABLATIONS``), up for one of
+    ``ADDITIONS`` (``permutation_p``: 1/20 at best with three runs an arm;
+    for ``no_tta``, the same networks scored two ways, a paired sign-flip
+    test: 1/8 at best with three seeds).
     """
     if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(row, dict) for row in rows):
         raise TypeError("rows must be a non-empty list of rows made by cc.recipe_runs.result or recorded")
@@ -209,9 +244,12 @@ def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
         missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in row]
         if missing:
             raise ValueError(f"rows must come from cc.recipe_runs.result or recorded; a row has no {', '.join(missing)}")
-    if not isinstance(reference, str) or reference == "no_tta":
+    if not isinstance(reference, str):
         raise TypeError(f"reference must be the variant every other is compared with, such as "
                         f"{FINAL_VARIANT!r}; got {reference!r}")
+    if reference == "no_tta":
+        raise ValueError("reference cannot be 'no_tta': that row is the reference scored without test-time "
+                         f"augmentation; pass the recipe's variant, such as {FINAL_VARIANT!r}")
     if any(row["variant"] == "no_tta" for row in rows):
         raise ValueError("no run may be called 'no_tta': the table's no_tta row is the reference scored without "
                          "test-time augmentation")
@@ -219,6 +257,11 @@ def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
     if len(widths) != 1:
         raise ValueError(f"the ablation rows mix widths {sorted(widths)}; pass the runs of one width")
     width = widths.pop()
+    unknown = sorted({row["variant"] for row in rows} - {reference, *modern.ABLATIONS, *ADDITIONS})
+    if unknown:
+        raise ValueError(f"the variant(s) {unknown} are neither an ingredient removed (cc.modern.ABLATIONS) nor "
+                         f"one added (ADDITIONS), so the table cannot tell which way to test them; the variants "
+                         f"are {sorted({*modern.ABLATIONS, *ADDITIONS})}")
     runs = sorted((row for row in rows if row["variant"] == reference and row["widths"] == width),
                   key=lambda row: row["seed"])
     if not runs:
@@ -249,7 +292,7 @@ def ablation_table(rows: list[dict], reference: str = FINAL_VARIANT):
 
 NARROW_WIDTHS = (32, 64, 64)  # the ablation's width: 15 % of the multiply-adds; an epoch took 36 s against 142 s
 FULL_TRAIN_IMAGES = 50_000  # the full profile trains on all of CIFAR-10's training images
-ABLATION_SEEDS = (0, 1, 2)
+FULL_PROFILE_SEEDS = (0, 1, 2)  # the seeds of each full-profile recipe and ablation arm
 
 # The quick profile's run: airbench94_muon's recipe, tiny and in float32 (fast on every backend), seconds on a CPU.
 QUICK_CHANGES = {**modern.MUON_CHANGES, "widths": (16, 32, 32), "epochs": 4, "batch_size": 250}
@@ -269,7 +312,7 @@ def ablation_runs() -> list[tuple[str, int, dict]]:
     arms += [(f"narrow_{FINAL_VARIANT}_{name}", changes) for name, changes in modern.ABLATIONS.items()
              if modern.recipe_with(**{**narrow, **changes}) != modern.recipe_with(**narrow)]
     arms.append((f"narrow_{FINAL_VARIANT}_residual", {"residual": True}))
-    return [(variant, seed, {**narrow, **changes}) for seed in ABLATION_SEEDS for variant, changes in arms]
+    return [(variant, seed, {**narrow, **changes}) for seed in FULL_PROFILE_SEEDS for variant, changes in arms]
 
 
 def chapter_runs(profile: str, seed: int = 0) -> dict:
@@ -291,8 +334,8 @@ def chapter_runs(profile: str, seed: int = 0) -> dict:
     seed = _validate.seed(seed)
     if profile == "quick":
         return {"main": ("muon", seed, dict(QUICK_CHANGES)), "final": [], "sgd": [], "ablations": []}
-    final = [(FINAL_VARIANT, final_seed, dict(FINAL_CHANGES)) for final_seed in (0, 1, 2)]
-    return {"main": final[0], "final": final, "sgd": [("recipe", sgd_seed, {}) for sgd_seed in (0, 1, 2)],
+    final = [(FINAL_VARIANT, final_seed, dict(FINAL_CHANGES)) for final_seed in FULL_PROFILE_SEEDS]
+    return {"main": final[0], "final": final, "sgd": [("recipe", sgd_seed, {}) for sgd_seed in FULL_PROFILE_SEEDS],
             "ablations": ablation_runs()}
 
 
@@ -313,7 +356,8 @@ def _train_full_profile(variants=(), seeds=()) -> None:
               if (not variants or variant in variants) and (not seeds or seed in seeds)]
     if not chosen:
         raise SystemExit(f"no full-profile run has seed {' or '.join(map(str, seeds))}"
-                         f"{' for ' + ', '.join(variants) if variants else ''}; the seeds are 0, 1 and 2")
+                         f"{' for ' + ', '.join(variants) if variants else ''}; the seeds are "
+                         f"{', '.join(map(str, FULL_PROFILE_SEEDS))}")
     config.settings("full", quick={}, full={})
     cifar = datasets.load("cifar10")
     for variant, seed, changes in chosen:
@@ -412,6 +456,9 @@ def epoch_times(folder=None) -> list[dict]:
     """The shipped measurements of ``time_epoch`` at full width, one per backend (checked against their checksum)."""
     path = _shipped_folder(folder) / EPOCH_TIMES_FILE
     if not path.is_file():
+        if folder is not None:
+            raise FileNotFoundError(f"no {EPOCH_TIMES_FILE} in {path.parent}: give the folder the measurements were "
+                                    "saved in, or None for the ones shipped with the course")
         return []
     return list(_runs.read_signed(path)["backends"].values())
 

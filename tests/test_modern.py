@@ -325,6 +325,10 @@ def test_an_ablation_table_without_its_reference_is_refused():
                                                                     "widths": "32-64-64", "test accuracy": 0.8}])
     with pytest.raises(ValueError, match="mix widths"):
         recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("muon_bf16", 1, 0.8, widths="8-8-8")])
+    with pytest.raises(ValueError, match="reference cannot be 'no_tta'"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8)], reference="no_tta")
+    with pytest.raises(ValueError, match=r"\['wider'\] are neither an ingredient removed"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("wider", 0, 0.9)])
 
 
 def test_the_permutation_test_counts_the_splits_as_extreme_as_the_one_observed():
@@ -364,8 +368,8 @@ def test_a_run_is_prepared_from_the_training_images_alone():
     model, batches, callbacks, test_images = modern.prepare(dataset, recipe, seed=0)
     assert model.optimizer is not None and batches.batch_size == 50 and len(batches) == 6  # 300 images
     assert any(isinstance(callback, modern.Lookahead) for callback in callbacks)
-    mean = dataset.train_images.mean(axis=(0, 1, 2))
-    std = dataset.train_images.std(axis=(0, 1, 2))
+    mean = dataset.train_images.mean(axis=(0, 1, 2), dtype=np.float64)
+    std = dataset.train_images.std(axis=(0, 1, 2), dtype=np.float64)
     np.testing.assert_allclose(test_images, (dataset.test_images - mean) / std, atol=1e-5)  # training statistics
     _, _, callbacks, _ = modern.prepare(dataset, modern.recipe_with(**TOY, lookahead=False), seed=0)
     assert not any(isinstance(callback, modern.Lookahead) for callback in callbacks)
@@ -429,6 +433,8 @@ def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
     (tmp_path / recipe_runs.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
     with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
         recipe_runs.epoch_times(tmp_path)
+    with pytest.raises(FileNotFoundError, match="give the folder the measurements were saved in"):
+        recipe_runs.epoch_times(tmp_path / "elsewhere")
 
 
 def test_variants_are_timed_back_to_back_with_what_a_run_of_each_would_take():
@@ -453,16 +459,24 @@ def test_every_full_profile_run_is_read_from_its_shipped_record():
         assert row["widths"] == "-".join(str(width) for width in modern.recipe_with(**changes)["widths"])
     for variant, seed, changes in [*full["final"], *full["sgd"]]:
         assert recipe_runs.recorded(variant, seed, **changes)["tta accuracy"] > 0.93  # the original CIFAR-10
-    with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs recipe"):
+    with pytest.raises(FileNotFoundError, match="'recipe' with seed 7 is not one of chapter 12's full-profile runs"):
         recipe_runs.recorded("recipe", 7)
-    with pytest.raises(ValueError, match="no longer matches its recipe"):  # trained at NARROW_WIDTHS
+    with pytest.raises(ValueError, match="pass the changes it was trained with"):  # trained at NARROW_WIDTHS
         recipe_runs.recorded("narrow_muon_bf16", 0, **recipe_runs.FINAL_CHANGES)
+    with pytest.raises(ValueError, match="pass the changes it was trained with"):  # the changes left out
+        recipe_runs.recorded(recipe_runs.FINAL_VARIANT, 0)
+
+
+def test_a_missing_record_of_a_listed_run_names_the_command_that_trains_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(recipe_runs._runs, "default_folders", lambda: [tmp_path])
+    with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs recipe --seeds 2"):
+        recipe_runs.recorded("recipe", 2)
 
 
 def test_a_record_is_read_only_if_it_names_the_original_cifar10(monkeypatch):
     variant, seed, changes = recipe_runs.chapter_runs("full")["main"]
     monkeypatch.setattr(recipe_runs, "ORIGINAL_CIFAR10", {"train sha256": "0" * 64, "test sha256": "0" * 64})
-    with pytest.raises(ValueError, match="not trained and tested on the original CIFAR-10"):
+    with pytest.raises(ValueError, match="other arrays than the original CIFAR-10"):
         recipe_runs.recorded(variant, seed, **changes)
 
 
@@ -650,11 +664,20 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_logit
 
 
 def test_standardize_is_exact_on_a_dataset_as_large_as_cifar10():
-    # 20 million values a channel, summing to 18 million: a float32 running sum stops growing at 2**24, which
-    # made the mean 0.9453 here (and 0.33 instead of 0.49 on CIFAR-10's training images)
+    # 10 million values a channel: a float32 running sum near 2**23 moves in steps of 1, so adding 0.8 rounds,
+    # which made the mean 0.9453 here; on CIFAR-10's 51 million values a channel the sum stopped growing at
+    # 2**24 (the mean 0.33 instead of 0.49)
     images = np.full((10_000, 32, 32, 2), 1.0, dtype="float32")
     images[::2] = 0.8
     standardized, mean, std = modern.standardize(images)
     np.testing.assert_allclose(mean, [0.9, 0.9], rtol=1e-6)
     np.testing.assert_allclose(std, [0.1, 0.1], rtol=1e-5)
     np.testing.assert_allclose(standardized[:2, 0, 0, 0], [-1.0, 1.0], rtol=1e-4)
+
+
+def test_a_run_name_is_a_name():
+    assert modern.run_name("no_whitening", 1) == "airbench_cifar10-no_whitening-seed1"
+    with pytest.raises(ValueError, match="letters, digits, _"):
+        modern.run_name("no whitening")
+    with pytest.raises(TypeError, match="variant must be a name"):
+        modern.run_name(3)
