@@ -1,4 +1,4 @@
-"""When pytest executes chapters with nbval: print how long each took, and hold the quick run's prose to its outputs."""
+"""Print how long each chapter (nbval) and each test file took, and hold the quick run's prose to its outputs."""
 
 import collections
 import os
@@ -6,6 +6,7 @@ import os
 import pytest
 
 _seconds_per_notebook = collections.OrderedDict()
+_seconds_per_test_file = collections.Counter()  # where CI's time goes besides the chapters (#30)
 _quick_runs = {}  # chapter name -> its notebook with the outputs of this quick run
 
 
@@ -13,6 +14,8 @@ def pytest_runtest_logreport(report):
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _seconds_per_notebook[path] = _seconds_per_notebook.get(path, 0.0) + report.duration
+    else:
+        _seconds_per_test_file[path] += report.duration
 
 
 def pytest_runtest_teardown(item):
@@ -46,6 +49,11 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _seconds_per_test_file and _seconds_per_notebook:
+        terminalreporter.section("slowest test files")
+        for path, seconds in _seconds_per_test_file.most_common(8):
+            terminalreporter.write_line(f"{path.rsplit('/', 1)[-1]:<40}{seconds:8.1f} s")
+        terminalreporter.write_line(f"{'all test files':<40}{sum(_seconds_per_test_file.values()):8.1f} s")
     if not _seconds_per_notebook:
         return
     terminalreporter.section("notebook execution time")
