@@ -41,7 +41,7 @@ test: install  ## unit tests, stored-output checks, every chapter re-executed (q
 	$(PYTHON) -m cnncourse.data
 	rm -rf $(CI_NOTEBOOKS)
 	$(PYTHON) -m cnncourse --profile quick --prepare-only $(CI_NOTEBOOKS)
-	$(PYTHON) -m pytest tests $(CI_NOTEBOOKS) $(NBVAL) -v
+	CNNCOURSE_QUICK_PROSE=check $(PYTHON) -m pytest tests $(CI_NOTEBOOKS) $(NBVAL) -v
 
 unit: install  ## only the fast unit tests
 	$(PYTHON) -m pytest tests -m "not book and not slow"

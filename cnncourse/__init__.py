@@ -14,7 +14,18 @@ from cnncourse._quiet import native_stderr_silenced  # noqa: E402
 with native_stderr_silenced():  # importing the backend is when TensorFlow's native code talks
     import keras  # noqa: E402, F401
 
-from cnncourse import checks, config, data, features, models, modern, ops, plots, training, transfer, widgets  # noqa: E402
+from cnncourse import checks, config, data, features, models, modern, ops, plots, training, transfer, widgets  # noqa: E402,E501
 
-__all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "training", "transfer", "widgets"]
-__version__ = "0.7.0"
+__all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "recipe_runs", "training",
+           "transfer", "widgets"]
+__version__ = "0.8.0"
+
+
+def __getattr__(name):
+    """``cc.recipe_runs``, imported on first use: ``python -m cnncourse.recipe_runs`` runs that module as a script,
+    and Python warns when a package has already imported the module it is about to run."""
+    if name == "recipe_runs":
+        import importlib
+
+        return importlib.import_module("cnncourse.recipe_runs")
+    raise AttributeError(f"module 'cnncourse' has no attribute {name!r}")

@@ -281,4 +281,7 @@ ANSWERS = {
     "modern-ex-flip-epochs": Answer([0, 2, 4, 6, 8], "an image mirrored in epoch 0 is mirrored in every even "
                                     "epoch.",
         hint="an image's mirroring switches at every epoch."),
+    "modern-ex-muon-directions": Answer(256, "the kernel is a matrix of 3·3·128 = 1,152 rows and 256 columns, and a "
+                                        "matrix has as many singular values as its smaller side.",
+        hint="write the kernel as a matrix with one column per filter: how many singular values has it?"),
 }

@@ -18,6 +18,7 @@ derivations and definitions, not quotations, and are left alone too.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import re
@@ -285,6 +286,36 @@ def unbacked_in_pages() -> list[Quote]:
                           flags=re.S)  # generated from the run records, and tested against them
         missing += _unbacked(page, markdown, every_chapter + records, by_chapter)
     return missing
+
+
+# A sentence that says it describes the stored full-profile run may quote it on a page a learner runs quick.
+FULL_PROFILE_MARKERS = ("recorded run", "stored run", "full profile", "full-profile")
+
+
+def replays_on_cpu(notebook) -> bool:
+    """Whether a chapter shows its recorded full-profile runs on a CPU (``replay_on_cpu=True``) instead of a quick run."""
+    return any("cc.config.settings(" in cell.source and "replay_on_cpu=True" in cell.source
+               for cell in notebook.cells if cell.cell_type == "code")
+
+
+def unbacked_in_quick_runs(executed: dict) -> list[Quote]:
+    """Numbers the prose quotes that a quick-profile run of its chapter does not show.
+
+    ``executed``: chapter name -> the notebook as a quick run left it (its
+    outputs, not the recording's). Only chapters that a learner on a CPU runs
+    quick are held to it (the others replay their recorded runs there); a
+    sentence that names the recorded or full-profile run it quotes is exempt.
+    """
+    stored = chapter_notebooks()
+    quick = {}
+    for name, notebook in executed.items():
+        if name in stored and not replays_on_cpu(stored[name]):
+            notebook = copy.deepcopy(notebook)
+            notebook.metadata.get("cnncourse", {}).pop("run", None)  # the recording's times are not this run's
+            quick[name] = notebook
+    return [quote for quote in unbacked_in_chapters({**stored, **quick})
+            if quote.page.removeprefix("chapters/").removesuffix(".ipynb") in quick
+            and not any(marker in quote.sentence.lower() for marker in FULL_PROFILE_MARKERS)]
 
 
 if __name__ == "__main__":

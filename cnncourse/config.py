@@ -55,10 +55,12 @@ def accelerator() -> str | None:
 
 
 def device_description() -> str:
-    """Human-readable device: the accelerator's name, or the CPU core count."""
+    """Human-readable device: the accelerator's name, or how many CPU cores this process may run on."""
     device = accelerator()
     if device is None:
-        return f"CPU ({os.cpu_count()} cores)"
+        # a process pinned to some cores (taskset, a container's limit) runs on those, not on every core
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return f"CPU ({cores} {'core' if cores == 1 else 'cores'})"
     name = _accelerator_model_name()
     return f"{device} ({name})" if name else device
 

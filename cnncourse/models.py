@@ -29,7 +29,7 @@ from cnncourse._summaries import (ArithmeticTable, LayerRow, LayerTable, layer_t
                                   summary_quiz_template)
 
 __all__ = ["ArithmeticTable", "LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table",
-           "multiply_adds", "names", "summary_quiz", "summary_quiz_template"]
+           "multiply_adds", "names", "register", "summary_quiz", "summary_quiz_template"]
 
 
 # ---------------------------------------------------------------------------
@@ -361,15 +361,6 @@ def _small_convnet(*, input_shape=(28, 28, 1), num_classes=10, filters=(32, 64))
     )
 
 
-def _airbench_cifar10(*, input_shape=(32, 32, 3), num_classes=10, widths=(64, 256, 256), convs_per_block=2,
-                     residual=False):
-    """airbench94's whitened, three-block GELU network (chapter 12; ``cc.modern`` holds its pieces)."""
-    from cnncourse import modern
-
-    return modern.build_network({"widths": widths, "convs_per_block": convs_per_block, "residual": residual},
-                                input_shape=_image_shape(input_shape), num_classes=_class_count(num_classes))
-
-
 _BUILDERS = {
     "dropout_maxnorm_cifar10": _dropout_maxnorm_cifar10,
     "mnist_convnet_base": _mnist_convnet_base,
@@ -383,8 +374,27 @@ _BUILDERS = {
     "dense_cifar10": _dense_cifar10,
     "small_dense": _small_dense,
     "small_convnet": _small_convnet,
-    "airbench_cifar10": _airbench_cifar10,
-}
+}  # chapter 12's airbench_cifar10 joins when cc.modern, which defines it, is imported (see register)
+
+
+def register(name: str, builder) -> None:
+    """Add a network to ``build``'s names: a chapter's own module defines its network where its ideas are."""
+    if not isinstance(name, str) or not callable(builder):
+        raise TypeError(f"register takes a name (a string such as 'airbench_cifar10') and a builder (a function "
+                        f"that builds the network), got name={name!r} and builder={builder!r}")
+    if not name.isidentifier():
+        raise ValueError(f"a network's name must be a name such as 'airbench_cifar10' (letters, digits, _), "
+                         f"got {name!r}")
+    existing = _BUILDERS.get(name)
+    if existing is not None and existing is not builder and not _same_function(existing, builder):
+        raise ValueError(f"a different network is already called {name!r}: pick another name")
+    _BUILDERS[name] = builder
+
+
+def _same_function(first, second) -> bool:
+    """The same named function, defined again (its module re-imported): not a lambda or a closure."""
+    where = [(getattr(f, "__module__", None), getattr(f, "__qualname__", "<")) for f in (first, second)]
+    return where[0] == where[1] and "<" not in where[0][1]
 
 
 def names() -> list[str]:

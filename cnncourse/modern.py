@@ -16,25 +16,27 @@ them:
 - ``predict_logits``: test-time augmentation (flip and 1-pixel shifts).
 
 ``build_network`` assembles the network (``cc.models.build("airbench_cifar10")``
-calls it), ``compile_network`` the optimizer and loss, ``train`` one run.
-Only ``keras``, ``keras.ops`` and NumPy are used: every backend runs it.
+calls it), ``compile_network`` the optimizer and loss (``Muon`` for the 2024
+recipe, ``MUON_CHANGES``), and ``run_recipe`` puts everything together for
+one run, as airbench's ``main`` does. The bookkeeping of the chapter's many
+runs is in ``cc.recipe_runs``. Only ``keras``, ``keras.ops`` and NumPy are
+used: every backend runs it.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from cnncourse import _keras_graph, _runs, _validate
+from cnncourse import _keras_graph, _validate, config, data as datasets, models, training
 
 __all__ = ["ABLATIONS", "MUON_CHANGES", "RECIPE", "AugmentedBatches", "IdentityInit", "Lookahead", "Muon", "ScaledBias",
            "TriangleSchedule", "build_network", "compile_network", "kernel_gradient", "newton_schulz", "predict_logits",
-           "recipe_with", "standardize", "whitening_kernel"]
+           "optimizer", "prepare", "recipe_changes", "recipe_with", "run_recipe", "run_name", "standardize",
+           "whitening_kernel"]
 
 # airbench94's hyperparameters, in the course's words. Rates and decay are per
 # 1024 images and independent of the momentum, as in the paper (see compile_network).
@@ -92,6 +94,13 @@ WHITENING_PATCH = 2
 WHITENING_EPSILON = 5e-4
 
 
+def _checked_recipe(recipe) -> dict:
+    """A whole recipe passed as a dict (as ``recipe_with`` returns it), checked entry by entry."""
+    if not isinstance(recipe, dict):
+        raise TypeError(f"recipe must be a dict of recipe entries (see cc.modern.RECIPE), got {recipe!r}")
+    return recipe_with(**recipe)
+
+
 def recipe_with(**changes) -> dict:
     """``RECIPE`` with some entries changed; an unknown or misspelt key is an error, not ignored."""
     unknown = sorted(set(changes) - set(RECIPE))
@@ -129,7 +138,11 @@ def standardize(images, mean=None, std=None):
     """
     images = _validate.images(images, "images", channels=None)
     if mean is None:
-        mean, std = images.mean(axis=(0, 1, 2)), images.std(axis=(0, 1, 2))
+        # accumulated in float64: a float32 sum stops growing near 2**24, so over CIFAR-10's 51 million values a
+        # channel the float32 mean comes out as 0.33 instead of 0.49
+        mean = images.mean(axis=(0, 1, 2), dtype=np.float64)
+        centred = images - mean.astype(images.dtype)
+        std = np.sqrt(np.square(centred, out=centred).mean(axis=(0, 1, 2), dtype=np.float64))
     mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
     if np.any(std == 0) and mean.shape == (images.shape[-1],):
         raise ValueError(f"images have a channel with no variation at all (std {std}); standardizing would "
@@ -262,7 +275,7 @@ def build_network(recipe: dict | None = None, *, input_shape=(32, 32, 3), num_cl
     ``batchnorm_momentum``, ``logit_scale``, ``precision`` and the weight
     decay. The output is float32 logits (no softmax): the loss and test-time
     augmentation work on them. With ``precision="mixed_bfloat16"`` every layer
-    computes in bfloat16 (8 bits of mantissa instead of 23: half the memory
+    computes in bfloat16 (7 bits of mantissa instead of 23: half the memory
     traffic, and CPUs and GPUs with bfloat16 units multiply faster) while
     the weights, the batch statistics and the logits stay float32.
     The whitening kernel is set from data afterwards, by ``set_whitening``.
@@ -375,19 +388,19 @@ def learning_rate(recipe: dict) -> float:
 def compile_network(model: keras.Model, recipe: dict, steps_per_epoch: int) -> keras.Model:
     """The label-smoothed cross-entropy, with Nesterov SGD on the triangle schedule (or ``Muon``, for a Muon recipe)."""
     _keras_graph.built_model(model)
-    if not isinstance(recipe, dict):
-        raise TypeError(f"recipe must be a dict of recipe entries (see cc.modern.RECIPE), got {recipe!r}")
-    recipe = recipe_with(**recipe)
-    steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", example="48")
+    recipe = _checked_recipe(recipe)
     model.compile(
-        optimizer=_optimizer(recipe, steps_per_epoch),
+        optimizer=optimizer(recipe, steps_per_epoch),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe["label_smoothing"]),
         metrics=["accuracy"],
     )
     return model
 
 
-def _optimizer(recipe: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+def optimizer(recipe: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The optimizer a recipe trains with: Nesterov SGD on the triangle schedule, or ``Muon``."""
+    recipe = _checked_recipe(recipe)
+    steps_per_epoch = _validate.positive_int(steps_per_epoch, "steps_per_epoch", example="48")
     total_steps = recipe["epochs"] * steps_per_epoch
     if recipe["optimizer"] == "muon":
         return Muon(total_steps, batch_size=recipe["batch_size"], momentum=recipe["momentum"],
@@ -535,8 +548,6 @@ def kernel_gradient(images, labels, layer: str, *, num_classes: int = 10, seed: 
     This is the matrix that Muon orthogonalizes (``newton_schulz``), so a
     chapter can show what that does to a real layer's update.
     """
-    from cnncourse import config
-
     recipe = recipe_with(**changes)
     seed = _validate.seed(seed)
     images = _validate.finite_array(images, "images")
@@ -761,11 +772,17 @@ def predict_logits(model: keras.Model, images, level: int = 2, batch_size: int =
 
 def run_name(variant: str = "recipe", seed: int = 0) -> str:
     """The saved run's name: ``airbench_cifar10-recipe-seed0``, ``airbench_cifar10-no_whitening-seed1``..."""
-    return f"airbench_cifar10-{variant}-seed{_validate.integer(seed, 'seed', minimum=0, example='0')}"
+    if not isinstance(variant, str):
+        raise TypeError(f"variant must be a name (a str) such as 'recipe' or 'no_whitening', got {variant!r}")
+    if not variant.isidentifier():
+        raise ValueError(f"variant must be a name such as 'recipe' or 'no_whitening' (letters, digits, _), got "
+                         f"{variant!r}")
+    return f"airbench_cifar10-{variant}-seed{_validate.seed(seed)}"
 
 
-def _changes(recipe: dict) -> dict:
+def recipe_changes(recipe: dict) -> dict:
     """What differs from ``RECIPE``, as it reads back from a run's JSON record (tuples become lists)."""
+    recipe = _checked_recipe(recipe)
     return {key: list(value) if isinstance(value, tuple) else value
             for key, value in recipe.items() if RECIPE[key] != value}
 
@@ -774,12 +791,16 @@ def _confidence_histogram(probabilities: np.ndarray, bins: int = 20) -> list[int
     return np.histogram(probabilities.max(axis=1), bins=bins, range=(0.0, 1.0))[0].tolist()
 
 
-def _prepared(data, recipe: dict, seed: int):
-    """The compiled network, its training batches and callbacks, and the standardized test images."""
+def prepare(data, recipe: dict, seed: int):
+    """Everything a run needs before ``fit``: the compiled network, its training batches and callbacks, and the
+    standardized test images."""
+    if not isinstance(data, datasets.Dataset):
+        raise TypeError(f"data must be a dataset loaded with cc.data.load, such as cc.data.load('cifar10'); got "
+                        f"{type(data).__name__}")
+    recipe = _checked_recipe(recipe)
+    seed = _validate.seed(seed)
     train_images, mean, std = standardize(data.train_images)
     test_images, _, _ = standardize(data.test_images, mean, std)
-    from cnncourse import config
-
     config.seed_everything(seed)
     model = build_network(recipe, input_shape=train_images.shape[1:], num_classes=data.num_classes,
                           name="airbench_cifar10")
@@ -793,20 +814,20 @@ def _prepared(data, recipe: dict, seed: int):
     return model, batches, callbacks, test_images
 
 
-def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, verbose: bool = True,
-          profile: str | None = None, **changes):
-    """Train (or reload) one run of the recipe on ``data`` (a ``cc.data.Dataset``) and evaluate it.
+def run_recipe(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, verbose: bool = True,
+               profile: str | None = None, **changes):
+    """One run of the recipe on ``data`` (a ``cc.data.Dataset``): airbench's ``main``, in the course's words.
 
+    Build the network, compute its whitening from the training images,
+    train it (or, with ``train=False``, reload the saved run), and score the
+    test images once plainly and once with test-time augmentation; both
+    scores go into the run's record, with how confident the network was.
     ``variant`` names the run; ``changes`` change the recipe for it, e.g.
-    ``train(cifar, variant="no_whitening", whitening=False)``. The test images
-    are scored once plainly and once with test-time augmentation; both go
-    into the run's record, with how confident the network was.
+    ``run_recipe(cifar, variant="no_whitening", whitening=False)``.
     """
-    from cnncourse import training
-
     recipe = recipe_with(**changes)
     seed = _validate.seed(seed)
-    model, batches, callbacks, test_images = _prepared(data, recipe, seed)
+    model, batches, callbacks, test_images = prepare(data, recipe, seed)
     if recipe["whitening"]:
         set_whitening(model, batches.images[:5000])
 
@@ -823,322 +844,19 @@ def train(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, v
     return training.fit_and_evaluate(
         model, batches, None, (test_images, data.test_labels), epochs=recipe["epochs"],
         batch_size=batches.batch_size, name=run_name(variant, seed), train=train, weights_dtype="float16",
-        profile=profile,
-        details={"variant": variant, "seed": seed, "changes": _changes(recipe), "data": data.describe()},
-        verbose=verbose,
-        callbacks=callbacks, outputs="logits", measure=measure)
+        profile=profile, details={"variant": variant, "seed": seed, "changes": recipe_changes(recipe),
+                                  "data": data.describe()},
+        verbose=verbose, callbacks=callbacks, outputs="logits", measure=measure)
 
 
-# ---------------------------------------------------------------- results of many runs
-
-_train_run = train  # for result(), whose `train` flag (as in every chapter) hides the function's name
-
-
-def result(data, *, variant: str = "recipe", seed: int = 0, train: bool = True, profile: str | None = None,
-           **changes) -> dict:
-    """One run as a row of chapter 12's tables; with ``train=False`` read from its saved record.
-
-    A saved record is enough (its weights need not be there), so the
-    chapter's many runs reload in seconds; only a missing one is trained.
-    """
-    from cnncourse import config
-
-    recipe = recipe_with(**changes)
-    seed = _validate.seed(seed)
-    if not train:
-        model = compile_network(build_network(recipe, input_shape=data.train_images.shape[1:],
-                                              num_classes=data.num_classes), recipe, 1)
-        matched_on = {"profile": profile if profile is not None else config.current_profile(),
-                      "epochs": recipe["epochs"], "batch_size": min(recipe["batch_size"], len(data.train_images)),
-                      "train_size": len(data.train_images), "optimizer": _runs.optimizer_description(model)}
-        found = _runs.find(run_name(variant, seed), matched_on)
-        if found is not None:
-            record = found[1]["run"]
-            return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
-                        record["seconds"], record["backend"], record["device"])
-    return row(_train_run(data, variant=variant, seed=seed, train=train, profile=profile, **changes))
+def _airbench_cifar10(*, input_shape=(32, 32, 3), num_classes=10, widths=(64, 256, 256), convs_per_block=2,
+                      residual=False):
+    """airbench94's whitened, three-block GELU network, for ``cc.models.build``."""
+    return build_network({"widths": widths, "convs_per_block": convs_per_block, "residual": residual},
+                         input_shape=input_shape, num_classes=_validate.class_count(num_classes))
 
 
-def recorded(variant: str = "recipe", seed: int = 0, **changes) -> dict:
-    """A full-profile run as a row of chapter 12's tables, read from its record: never trained here.
+models.register("airbench_cifar10", _airbench_cifar10)
 
-    The chapter's full-profile runs take hours of CPU. They train once, in
-    the background, with ``python -m cnncourse.modern``, and ship with the
-    package as records (history and scores, no weights), so every reader
-    sees the same results in seconds, whatever profile the chapter runs in.
-    """
-    recipe = recipe_with(**changes)
-    seed = _validate.seed(seed)
-    name = run_name(variant, seed)
-    found = _runs.find(name, {"profile": "full", "epochs": recipe["epochs"], "batch_size": recipe["batch_size"],
-                              "train_size": FULL_TRAIN_IMAGES,
-                              "optimizer": _runs.described_optimizer(_optimizer(recipe, 1))})
-    if found is None:
-        raise FileNotFoundError(f"no full-profile record of {name!r}: train it with `python -m cnncourse.modern "
-                                f"{variant}` (hours on a CPU, minutes on a GPU), or restore cnncourse/weights from "
-                                "the course's repository")
-    path, content = found
-    record = content["run"]
-    if record["details"]["changes"] != _changes(recipe):
-        raise ValueError(f"the record {path.name} was trained with changes {record['details']['changes']}, not "
-                         f"{_changes(recipe)}: its name no longer matches its recipe")
-    return _row(variant, seed, recipe, record["details"], record["test_accuracy"], record["epochs"],
-                record["seconds"], record["backend"], record["device"])
-
-
-def row(run) -> dict:
-    """A trained or reloaded run of the recipe (what ``train`` returns) as a row of chapter 12's tables."""
-    from cnncourse import training
-
-    if not isinstance(run, training.TrainingRun) or "tta accuracy" not in run.details:
-        raise TypeError(f"row takes a run returned by cc.modern.train, got {type(run).__name__}")
-    details = run.details
-    recipe = recipe_with(**{key: tuple(value) if isinstance(value, list) else value
-                            for key, value in details["changes"].items()})
-    return _row(details["variant"], details["seed"], recipe, details, run.test_accuracy, run.epochs, run.seconds,
-                run.backend, run.device)
-
-
-def _row(variant, seed, recipe, details, test_accuracy, epochs, seconds, backend, device) -> dict:
-    return {"variant": variant.removeprefix("narrow_"), "seed": seed,
-            "widths": "-".join(str(width) for width in recipe["widths"]),
-            "test accuracy": test_accuracy, "tta accuracy": details["tta accuracy"], "epochs": epochs,
-            "fit (min)": None if seconds is None else round(seconds, 1) / 60,  # as the record stores it
-            "mean confidence": details["mean confidence"],
-            "confidence histogram": details["confidence histogram"], "backend": backend, "device": device}
-
-
-# Jordan's own ablation of airbench94, in epochs to reach 94 % (mean of many runs on an A100), each feature
-# added to the previous ones: https://github.com/KellerJordan/cifar10-zoo/blob/
-# 0009008901122bccad68e28e6aa003d3225ad6bb/airbench_ablations/README.md
-PAPER_EPOCHS_TO_94 = {
-    "no_whitening": (35.0, 21.0),
-    "no_identity_init": (21.0, 18.0),
-    "no_bias_lr": (18.0, 13.5),
-    "no_lookahead": (13.5, 12.0),
-    "no_tta": (12.0, 10.8),  # multi-crop test-time augmentation (flip-only TTA was in the baseline)
-    "random_flip": (10.8, 9.9),
-}
-
-
-def _spread(values) -> str:
-    values = np.asarray(values, dtype=float)
-    return "–" if len(values) < 2 else f"{values.min():.4f} to {values.max():.4f}"
-
-
-def ablation_table(rows: list[dict]):
-    """The recipe and each one-ingredient-removed variant: mean accuracy over seeds, and the source's measure.
-
-    Accuracy is the final one, with test-time augmentation; ``no_tta`` is
-    the recipe's runs scored without it. Every variant is compared with the
-    recipe at the same widths.
-    """
-    from cnncourse import training
-
-    if not isinstance(rows, (list, tuple)) or not rows or not all(isinstance(row, dict) for row in rows):
-        raise TypeError("rows must be a non-empty list of rows made by cc.modern.result")
-    missing = [key for key in ("variant", "seed", "widths", "test accuracy", "tta accuracy") if key not in rows[0]]
-    if missing:
-        raise ValueError(f"rows must come from cc.modern.result; the first row has no {', '.join(missing)}")
-    widths = {row["widths"] for row in rows if row["variant"] != "recipe"} or {rows[0]["widths"]}
-    if len(widths) != 1:
-        raise ValueError(f"the ablation rows mix widths {sorted(widths)}; pass the runs of one width")
-    width = widths.pop()
-    recipe = [row for row in rows if row["variant"] == "recipe" and row["widths"] == width]
-    if not recipe:
-        raise ValueError(f"no run of the full recipe at widths {width}: the table compares every variant with it")
-    variants = {"recipe": [row["tta accuracy"] for row in recipe],
-                "no_tta": [row["test accuracy"] for row in recipe]}
-    for row in rows:
-        if row["variant"] != "recipe" and row["widths"] == width:
-            variants.setdefault(row["variant"], []).append(row["tta accuracy"])
-    reference = float(np.mean(variants["recipe"]))
-    table = []
-    for variant, accuracies in variants.items():
-        before, after = PAPER_EPOCHS_TO_94.get(variant, (None, None))
-        table.append({"variant": variant, "seeds": len(accuracies), "accuracy (mean)": float(np.mean(accuracies)),
-                      "range": _spread(accuracies),
-                      "change": None if variant == "recipe" else float(np.mean(accuracies)) - reference,
-                      "source: epochs to 94 %": "–" if before is None else f"{before:g} without, {after:g} with"})
-    return training.results_table(table)
-
-
-# ---------------------------------------------------------------- chapter 12's full-profile runs
-
-NARROW_WIDTHS = (32, 64, 64)  # the ablations' width in the full profile: a quarter of the compute
-FULL_TRAIN_IMAGES = 50_000  # the full profile trains on all of CIFAR-10's training images
-
-
-QUICK_CHANGES = {"widths": (16, 32, 32), "epochs": 4, "batch_size": 250}  # the quick profile: seconds per run
-
-
-def chapter_runs(profile: str, seed: int = 0) -> dict:
-    """Chapter 12's runs in a profile, each as (variant, seed, recipe changes).
-
-    - ``"main"``: the run the chapter trains (or reloads) and looks inside;
-    - ``"seeds"``: more runs of the same recipe, for a mean and a range;
-    - ``"ablations"``: one ingredient removed at a time, the residual
-      variant, and the recipe they are compared with, at ``NARROW_WIDTHS``
-      (a quarter of the compute).
-
-    The quick profile has only its main run, a tiny version of the recipe.
-    The full profile's runs take hours of CPU: ``python -m cnncourse.modern``
-    trains them once, and the chapter reads their records (``recorded``).
-    """
-    profile = _validate.one_of(profile, ("quick", "full"), "profile")
-    seed = _validate.seed(seed)
-    if profile == "quick":
-        return {"main": ("recipe", seed, dict(QUICK_CHANGES)), "seeds": [], "ablations": []}
-    narrow = [("recipe", {}), *ABLATIONS.items(), ("residual", {"residual": True})]
-    return {"main": ("recipe", 0, {}), "seeds": [("recipe", 1, {}), ("recipe", 2, {})],
-            "ablations": [(f"narrow_{variant}", narrow_seed, {"widths": NARROW_WIDTHS, **changes})
-                          for narrow_seed in (0, 1) for variant, changes in narrow]}
-
-
-def full_profile_runs() -> list[tuple[str, int, dict]]:
-    """Every full-profile run of chapter 12, in the order ``python -m cnncourse.modern`` trains them.
-
-    The narrow recipe first (minutes to see that the recipe learns), then
-    seed 0 of everything, then seed 1, then the recipe's third seed.
-    """
-    runs = chapter_runs("full")
-    narrow = runs["ablations"]
-    first_seed, second_seed = narrow[:len(narrow) // 2], narrow[len(narrow) // 2:]
-    return [first_seed[0], runs["main"], *first_seed[1:], runs["seeds"][0], *second_seed,
-            runs["seeds"][1]]
-
-
-def _train_full_profile(variants=(), seeds=()) -> None:
-    """Train (or resume, or skip when saved) chapter 12's full-profile runs, one after the other."""
-    from cnncourse import config, data as datasets
-
-    known = sorted({variant for variant, _, _ in full_profile_runs()})
-    unknown = sorted(set(variants) - set(known))
-    if unknown:
-        raise SystemExit(f"no full-profile run is called {', '.join(unknown)}; the variants are {', '.join(known)}")
-    config.settings("full", quick={}, full={})
-    cifar = datasets.load("cifar10")
-    for variant, seed, changes in full_profile_runs():
-        if (variants and variant not in variants) or (seeds and seed not in seeds):
-            continue
-        train(cifar, variant=variant, seed=seed, train=False, **changes)
-        keras.backend.clear_session()  # one process trains them all: free each run's graphs and layers
-
-
-# ---------------------------------------------------------------- how long an epoch takes, per backend
-
-EPOCH_TIMES_FILE = "airbench_cifar10.epoch_times.json"  # in the shipped runs' folder
-
-
-def time_epoch(data, **changes) -> dict:
-    """Time one training epoch of the recipe on ``data`` with this machine's Keras backend.
-
-    A few warm-up steps come first, so that compiling the training step
-    (seconds on TensorFlow, longer on JAX) is not counted.
-    """
-    from cnncourse import config
-
-    recipe = recipe_with(**changes)
-    model, batches, callbacks, _ = _prepared(data, recipe, 0)
-    set_whitening(model, batches.images[:5000])
-    model.fit(batches, epochs=1, steps_per_epoch=min(3, len(batches)), verbose=0, callbacks=callbacks)
-    started = time.perf_counter()
-    model.fit(batches, epochs=1, verbose=0, callbacks=callbacks)
-    facts = config.environment()
-    return {"seconds": round(time.perf_counter() - started, 3), "steps": len(batches),
-            "images": len(batches) * batches.batch_size, "batch_size": batches.batch_size,
-            "widths": list(recipe["widths"]), **{key: facts[key] for key in
-                                                 ("backend", "backend_version", "keras", "device", "date")}}
-
-
-# The recipes whose CPU cost chapter 12 compares, timed one after the other in one process.
-TIMED_VARIANTS = {
-    "recipe": {},
-    "muon": MUON_CHANGES,
-    "recipe, bfloat16": {"precision": "mixed_bfloat16"},
-    "muon, bfloat16": {**MUON_CHANGES, "precision": "mixed_bfloat16"},
-}
-EPOCH_COMPARISON_FILE = "airbench_cifar10.epoch_comparison.json"  # in the shipped runs' folder
-
-
-def compare_epochs(data, variants: dict | None = None) -> list[dict]:
-    """One epoch of each variant, timed one after the other in this process, and what a whole run would take.
-
-    Two timings are comparable only if the machine did the same other work
-    during both; timing them back to back in one process on a quiet CPU is
-    the closest to that. A run's time is its epochs times the epoch's time
-    (``run vs first``: as a multiple of the first variant's run).
-    """
-    variants = dict(TIMED_VARIANTS if variants is None else variants)
-    if not variants or not all(isinstance(name, str) and isinstance(changes, dict)
-                                for name, changes in variants.items()):
-        raise TypeError("variants must be a non-empty dict of name: recipe changes, such as {'muon': MUON_CHANGES}")
-    rows = []
-    for name, changes in variants.items():
-        keras.backend.clear_session()  # each variant builds its own network: free the last one's graph
-        measured = time_epoch(data, **changes)
-        epochs = recipe_with(**changes)["epochs"]
-        rows.append({"variant": name, "epoch (s)": measured["seconds"], "steps": measured["steps"],
-                     "batch_size": measured["batch_size"], "epochs": epochs,
-                     "run (min)": round(epochs * measured["seconds"] / 60, 2),
-                     **{key: measured[key] for key in ("backend", "device", "date")}})
-    first = rows[0]["epochs"] * rows[0]["epoch (s)"]
-    for row in rows:
-        row["run vs first"] = round(row["epochs"] * row["epoch (s)"] / first, 3)
-    return rows
-
-
-def _record_epoch_comparison(folder=None) -> list[dict]:
-    """``compare_epochs`` on the full training set, saved (signed) for chapter 12."""
-    from cnncourse import data as datasets
-
-    rows = compare_epochs(datasets.load("cifar10", verbose=False))
-    _runs.write_signed(Path(folder or _runs.shipped_folder()) / EPOCH_COMPARISON_FILE, {"variants": rows})
-    return rows
-
-
-def epoch_times(folder=None) -> list[dict]:
-    """The shipped measurements of ``time_epoch`` at full width, one per backend (checked against their checksum)."""
-    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
-    if not path.is_file():
-        return []
-    return list(_runs.read_signed(path)["backends"].values())
-
-
-def _record_epoch_time(folder=None) -> dict:
-    """Measure ``time_epoch`` on the full training set and add it to the shipped file, under this backend."""
-    from cnncourse import data as datasets
-
-    measured = time_epoch(datasets.load("cifar10", verbose=False))
-    path = Path(folder or _runs.shipped_folder()) / EPOCH_TIMES_FILE
-    times = _runs.read_signed(path)["backends"] if path.is_file() else {}
-    times[measured["backend"]] = measured
-    _runs.write_signed(path, {"backends": times})
-    return measured
-
-
-def _command_line(arguments=None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m cnncourse.modern",
-        description="Train chapter 12's full-profile runs on CIFAR-10 (resumable; a saved run is skipped), or time "
-                    "an epoch. Hours on a CPU: start it with nohup, and read the runs back with cc.modern.recorded.")
-    parser.add_argument("variants", nargs="*", help="which variants to train (default: every run), e.g. recipe narrow_recipe")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[], help="only these seeds (default: all)")
-    parser.add_argument("--time-epoch", action="store_true",
-                        help="time one epoch of the recipe with this backend and add it to the shipped file")
-    parser.add_argument("--compare-epochs", action="store_true",
-                        help="time one epoch of each recipe in TIMED_VARIANTS, one after the other, and ship them")
-    options = parser.parse_args(arguments)
-    if options.time_epoch:
-        print(_record_epoch_time())
-    elif options.compare_epochs:
-        for measured in _record_epoch_comparison():
-            print(measured)
-    else:
-        _train_full_profile(options.variants, options.seeds)
-
-
-if __name__ == "__main__":
-    _command_line()
+if __name__ == "__main__":  # the command line that was here trains many runs: it lives in recipe_runs now
+    raise SystemExit("chapter 12's runs train with `python -m cnncourse.recipe_runs` (see --help)")

@@ -324,7 +324,7 @@ def confidence_histograms(histograms: dict, *, title: str | None = None):
     """How sure a network is of its answers: the share of test images at each top-class probability.
 
     ``histograms`` maps a label to counts in equal bins between 0 and 1
-    (what ``cc.modern.result`` rows hold as "confidence histogram").
+    (what ``cc.recipe_runs.result`` rows hold as "confidence histogram").
     """
     if not isinstance(histograms, dict) or not histograms:
         raise TypeError("histograms must be a non-empty dict of label: counts per confidence bin")

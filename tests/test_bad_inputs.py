@@ -31,7 +31,7 @@ from hypothesis.extra import numpy as hnp
 
 import cnncourse as cc
 from conftest import tiny_convnet
-from cnncourse import modern
+from cnncourse import modern, recipe_runs
 
 matplotlib.use("Agg")
 PACKAGE = Path(cc.__file__).parent
@@ -187,6 +187,12 @@ def tiny_airbench():
 
 def a_dataset():
     return cc.data.Dataset("toy", IMAGES, LABELS, IMAGES, LABELS, CLASSES, "made in the test")
+
+
+def a_colour_dataset():  # large enough for airbench's network
+    images = np.random.default_rng(2).random((4, 12, 12, 3)).astype("float32")
+    return cc.data.Dataset("toy", images, np.array([0, 1, 2, 0]), images, np.array([0, 1, 2, 0]), CLASSES[:3],
+                           "made in the test")
 
 
 @dataclasses.dataclass
@@ -390,12 +396,27 @@ CASES = [
                                   "labels": LABELS, "layer": "block1_conv1", "widths": (2, 2, 2)},
          {"images": "any_images", "labels": "labels", "layer": "layer", "num_classes": "count", "seed": "seed"}),
     Case(cc.plots.singular_values, {"matrices": {"a": np.eye(3)}}, {"matrices": "histories"}),
-    Case(modern.chapter_runs, {"profile": "quick"}, {"profile": "choice", "seed": "seed"}),
-    Case(modern.row, {"run": None}, {"run": "run"}),
-    Case(modern.recorded, {"variant": "recipe", "seed": 0}, {"seed": "seed"}),
-    Case(modern.ablation_table, {"rows": [{"variant": "recipe", "seed": 0, "widths": "8-8-8", "test accuracy": 0.5,
-                                           "tta accuracy": 0.5}]}, {"rows": "rows"}),
-    Case(lambda seed: modern.result(a_dataset(), seed=seed, epochs=1, widths=(2, 2, 2), batch_size=2,
+    Case(modern.optimizer, {"recipe": {}, "steps_per_epoch": 1}, {"recipe": "recipe", "steps_per_epoch": "count"}),
+    Case(modern.recipe_changes, {"recipe": {}}, {"recipe": "recipe"}),
+    Case(modern.prepare, {"data": a_colour_dataset, "recipe": {"widths": (2, 2, 2), "batch_size": 2}, "seed": 0},
+         {"data": "dataset", "recipe": "recipe", "seed": "seed"}),
+    Case(cc.models.register, {"name": "extra_net", "builder": mean_is(lambda: None)},
+         {"name": "text", "builder": "text"}),
+    Case(recipe_runs.chapter_runs, {"profile": "quick"}, {"profile": "choice", "seed": "seed"}),
+    Case(recipe_runs.epoch_comparison, {}, {"folder": "path"}),
+    Case(recipe_runs.epoch_times, {}, {"folder": "path"}),
+    Case(recipe_runs.time_epoch, {"data": a_colour_dataset}, {"data": "dataset"}),
+    Case(recipe_runs.compare_epochs, {"data": a_colour_dataset}, {"data": "dataset"}),
+    Case(modern.run_recipe, {"data": a_colour_dataset}, {"data": "dataset", "seed": "seed"}),
+    Case(modern.run_name, {}, {"variant": "text", "seed": "seed"}),
+    Case(recipe_runs.row, {"run": None}, {"run": "run"}),
+    Case(recipe_runs.permutation_p, {"values": [0.5, 0.6], "reference": [0.7, 0.8], "lower": True},
+         {"values": "values", "reference": "values", "lower": "flag"}),
+    Case(recipe_runs.recorded, {"variant": "recipe", "seed": 0}, {"seed": "seed"}),
+    Case(recipe_runs.ablation_table, {"rows": [{"variant": "muon_bf16", "seed": 0, "widths": "8-8-8",
+                                                "test accuracy": 0.5, "tta accuracy": 0.5}]},
+         {"rows": "rows", "reference": "text"}),
+    Case(lambda seed: recipe_runs.result(a_dataset(), seed=seed, epochs=1, widths=(2, 2, 2), batch_size=2,
                                     profile="quick"), {"seed": 0}, {"seed": "seed"}),
     Case(cc.plots.accuracy_vs_minutes, {"points": [{"label": "a", "minutes": 1.0, "test accuracy": 0.5,
                                                     "chapter": "8"}]}, {"points": "rows"}),
@@ -449,8 +470,8 @@ def test_every_public_function_that_takes_arguments_has_a_case():
     called = {case.function for case in CASES}
     source = Path(__file__).read_text()  # a case through a lambda names its function in the source
     missing = []
-    for module in (cc.checks, cc.config, cc.data, cc.features, cc.models, cc.modern, cc.ops, cc.plots, cc.training,
-                   cc.transfer, cc.widgets):
+    for module in (cc.checks, cc.config, cc.data, cc.features, cc.models, cc.modern, cc.ops, cc.plots,
+                   cc.recipe_runs, cc.training, cc.transfer, cc.widgets):
         short = module.__name__.split(".")[-1]
         for name in module.__all__:
             public = getattr(module, name)

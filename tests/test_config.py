@@ -167,3 +167,11 @@ def test_the_run_record_names_reloaded_runs_and_what_training_them_cost():
     assert "`vgg_style_cifar10`: 30 epochs in 45.0 min on CPU (2 cores)" in text
     assert "dense_cifar10" not in text, "a run trained during the recording is not listed as reloaded"
     assert "**quick**: not recorded yet" in text
+
+
+def test_a_cpu_run_names_the_cores_its_process_may_use(monkeypatch):
+    monkeypatch.setattr(config, "accelerator", lambda: None)
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {1}, raising=False)
+    assert config.device_description() == "CPU (1 core)"  # pinned with taskset to one of the machine's cores
+    monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert config.device_description() == "CPU (4 cores)"

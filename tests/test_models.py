@@ -459,6 +459,16 @@ def test_quiz_rejects_answers_of_the_wrong_length():
         summary_quiz(model, "answers")
 
 
+def test_a_chapter_module_registers_its_network_once():
+    from cnncourse import modern
+
+    assert names()[-1] == "airbench_cifar10"
+    cc_models.register("airbench_cifar10", modern._airbench_cifar10)  # the same function again: accepted
+    with pytest.raises(ValueError, match="a different network is already called 'airbench_cifar10'"):
+        cc_models.register("airbench_cifar10", lambda **options: None)
+    assert names()[-1] == "airbench_cifar10" and len(names()) == len(set(names()))
+
+
 def test_unknown_name_lists_the_valid_names():
     with pytest.raises(ValueError) as error:
         build("mnist_convnt")

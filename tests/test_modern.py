@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from cnncourse import config, models, modern, training
+from cnncourse import config, models, modern, recipe_runs, training
 
 pytestmark = pytest.mark.usefixtures("private_cache")
 
@@ -180,12 +180,12 @@ def test_the_residual_variant_adds_skips_and_no_parameters():
 
 def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
     dataset = toy_dataset()
-    run = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
+    run = modern.run_recipe(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
                        profile="quick", verbose=False)
     assert run.test_accuracy > 0.8  # chance is 0.5
     assert 0 <= run.details["tta accuracy"] <= 1 and sum(run.details["confidence histogram"]) == 100
     np.testing.assert_allclose(run.test_probabilities.sum(axis=1), 1, atol=1e-5)  # logits became probabilities
-    again = modern.train(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
+    again = modern.run_recipe(dataset, variant="toy", seed=0, epochs=6, batch_size=50, widths=(8, 8, 8),
                          profile="quick", train=False, verbose=False)
     assert again.loaded_from is not None and again.details["tta accuracy"] == run.details["tta accuracy"]
     assert again.test_accuracy == run.test_accuracy
@@ -194,7 +194,7 @@ def test_a_small_run_learns_and_records_its_test_time_augmentation(tmp_path):
 def test_a_small_muon_run_learns():
     dataset = toy_dataset()
     changes = {**modern.MUON_CHANGES, "epochs": 6, "batch_size": 50, "widths": (8, 8, 8), "logit_scale": 1 / 8}
-    run = modern.train(dataset, variant="toy_muon", seed=0, profile="quick", verbose=False, **changes)
+    run = modern.run_recipe(dataset, variant="toy_muon", seed=0, profile="quick", verbose=False, **changes)
     assert run.test_accuracy > 0.8  # chance is 0.5
     assert isinstance(run.model.optimizer, modern.Muon)
     kernel = run.model.get_layer("block2_conv1").kernel
@@ -259,26 +259,26 @@ TOY = dict(epochs=3, batch_size=50, widths=(4, 4, 4))
 
 def test_a_result_row_is_read_back_from_the_record_without_the_weights(private_cache):
     dataset = toy_dataset()
-    trained = modern.result(dataset, variant="toy", seed=1, train=True, profile="quick", **TOY)
+    trained = recipe_runs.result(dataset, variant="toy", seed=1, train=True, profile="quick", **TOY)
     assert trained["variant"] == "toy" and trained["seed"] == 1 and trained["widths"] == "4-4-4"
     for path in private_cache.glob("*.weights.h5"):
         path.unlink()  # a record is enough for a table
-    again = modern.result(dataset, variant="toy", seed=1, train=False, profile="quick", **TOY)
+    again = recipe_runs.result(dataset, variant="toy", seed=1, train=False, profile="quick", **TOY)
     assert again == trained
 
 
 def test_a_missing_result_is_trained_even_with_train_false(private_cache):
-    row = modern.result(toy_dataset(), variant="narrow_toy", seed=0, train=False, profile="quick", **TOY)
+    row = recipe_runs.result(toy_dataset(), variant="narrow_toy", seed=0, train=False, profile="quick", **TOY)
     assert row["variant"] == "toy"  # the width prefix of the run's name is not part of the variant
     assert list(private_cache.glob("airbench_cifar10-narrow_toy-seed0.quick.*"))
 
 
 def test_a_row_of_a_run_matches_the_row_read_from_its_record():
     dataset = toy_dataset()
-    run = modern.train(dataset, variant="toy", seed=0, profile="quick", verbose=False, **TOY)
-    assert modern.row(run) == modern.result(dataset, variant="toy", seed=0, train=False, profile="quick", **TOY)
-    with pytest.raises(TypeError, match="row takes a run returned by cc.modern.train"):
-        modern.row({"variant": "toy"})
+    run = modern.run_recipe(dataset, variant="toy", seed=0, profile="quick", verbose=False, **TOY)
+    assert recipe_runs.row(run) == recipe_runs.result(dataset, variant="toy", seed=0, train=False, profile="quick", **TOY)
+    with pytest.raises(TypeError, match="row takes a run returned by cc.modern.run_recipe"):
+        recipe_runs.row({"variant": "toy"})
 
 
 def fake_row(variant, seed, accuracy, widths="32-64-64", plain=None):
@@ -286,75 +286,238 @@ def fake_row(variant, seed, accuracy, widths="32-64-64", plain=None):
             "test accuracy": accuracy - 0.01 if plain is None else plain}
 
 
-def test_the_ablation_table_compares_each_variant_with_the_recipe_at_its_width():
-    rows = [fake_row("recipe", 0, 0.95, widths="64-256-256"),  # another width: not in the table
-            fake_row("recipe", 0, 0.86), fake_row("recipe", 1, 0.84, plain=0.82),
-            fake_row("no_whitening", 0, 0.83), fake_row("no_whitening", 1, 0.81)]
-    table = {row["variant"]: row for row in modern.ablation_table(rows).rows}
-    assert list(table) == ["recipe", "no_tta", "no_whitening"]
-    assert table["recipe"]["accuracy (mean)"] == pytest.approx(0.85) and table["recipe"]["seeds"] == 2
+def test_the_ablation_table_compares_each_variant_with_the_reference_at_its_width():
+    rows = [fake_row("muon_bf16", 0, 0.95, widths="64-256-256"),  # another width: not in the table
+            fake_row("muon_bf16", 0, 0.86), fake_row("muon_bf16", 1, 0.84, plain=0.82),
+            fake_row("no_whitening", 0, 0.83), fake_row("no_whitening", 1, 0.81),
+            fake_row("no_translate", 0, 0.85), fake_row("no_translate", 1, 0.83),
+            fake_row("residual", 0, 0.87), fake_row("residual", 1, 0.88)]
+    table = {row["variant"]: row for row in recipe_runs.ablation_table(rows).rows}
+    assert list(table) == ["muon_bf16", "no_tta", "no_whitening", "no_translate", "residual"]
+    assert table["muon_bf16"]["accuracy (mean)"] == pytest.approx(0.85) and table["muon_bf16"]["seeds"] == 2
     assert table["no_tta"]["accuracy (mean)"] == pytest.approx((0.85 + 0.82) / 2)
     assert table["no_whitening"]["change"] == pytest.approx(-0.03)
     assert table["no_whitening"]["range"] == "0.8100 to 0.8300"
     assert table["no_whitening"]["source: epochs to 94 %"] == "35 without, 21 with"
+    # two runs an arm: 6 ways to split four runs in two, so a complete separation has p = 1/6
+    assert table["muon_bf16"]["p (one-sided)"] is None
+    assert table["no_whitening"]["p (one-sided)"] == pytest.approx(1 / 6)  # expected lower, and lower
+    assert table["no_translate"]["p (one-sided)"] == pytest.approx(2 / 6)  # ranges overlap: 0.83 0.85 | 0.84 0.86
+    assert table["residual"]["p (one-sided)"] == pytest.approx(1 / 6)  # an addition: expected higher, and higher
+    assert table["no_tta"]["p (one-sided)"] == pytest.approx(1 / 4)  # paired: both seeds lost, 1 sign pattern of 4
+    sgd = {row["variant"]: row for row in recipe_runs.ablation_table(
+        [fake_row("recipe", 0, 0.86), fake_row("no_lookahead", 0, 0.83)], reference="recipe").rows}
+    assert sgd["no_lookahead"]["change"] == pytest.approx(-0.03)
 
 
 def test_an_ablation_table_without_its_reference_is_refused():
-    with pytest.raises(ValueError, match="no run of the full recipe at widths 32-64-64"):
-        modern.ablation_table([fake_row("no_whitening", 0, 0.8)])
+    with pytest.raises(ValueError, match="no run of 'muon_bf16' at widths 32-64-64"):
+        recipe_runs.ablation_table([fake_row("no_whitening", 0, 0.8)])
     with pytest.raises(ValueError, match="mix widths"):
-        modern.ablation_table([fake_row("recipe", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
-                               fake_row("no_lookahead", 0, 0.8)])
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("no_whitening", 0, 0.8, widths="8-8-8"),
+                                    fake_row("no_translate", 0, 0.8)])
+    with pytest.raises(TypeError, match="reference must be the variant"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8)], reference=None)
+    with pytest.raises(ValueError, match="no run may be called 'no_tta'"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("no_tta", 0, 0.8)])
+    with pytest.raises(ValueError, match="a row has no tta accuracy"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), {"variant": "residual", "seed": 0,
+                                                                    "widths": "32-64-64", "test accuracy": 0.8}])
+    with pytest.raises(ValueError, match="mix widths"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("muon_bf16", 1, 0.8, widths="8-8-8")])
+    with pytest.raises(ValueError, match="reference cannot be 'no_tta'"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8)], reference="no_tta")
+    with pytest.raises(ValueError, match=r"\['wider'\] are neither an ingredient removed"):
+        recipe_runs.ablation_table([fake_row("muon_bf16", 0, 0.8), fake_row("wider", 0, 0.9)])
 
 
-def test_the_chapter_runs_cover_three_seeds_and_every_ablation_on_two():
-    full = modern.chapter_runs("full")
-    assert [run[1] for run in [full["main"], *full["seeds"]]] == [0, 1, 2]
-    narrow = {(variant, seed) for variant, seed, _ in full["ablations"]}
-    for variant in ["recipe", *modern.ABLATIONS, "residual"]:
-        assert {(f"narrow_{variant}", 0), (f"narrow_{variant}", 1)} <= narrow
-    assert sorted(modern.full_profile_runs()) == sorted([full["main"], *full["seeds"], *full["ablations"]])
-    quick = modern.chapter_runs("quick", seed=3)
-    assert quick == {"main": ("recipe", 3, modern.QUICK_CHANGES), "seeds": [], "ablations": []}
+def test_the_permutation_test_counts_the_splits_as_extreme_as_the_one_observed():
+    below = [0.80, 0.81, 0.82]
+    reference = [0.83, 0.84, 0.85]
+    assert recipe_runs.permutation_p(below, reference, lower=True) == pytest.approx(1 / 20)  # the most extreme split
+    assert recipe_runs.permutation_p(below, reference, lower=False) == pytest.approx(1.0)  # the wrong direction
+    # two identical arms: 14 of the 20 splits (ties included) differ at least as much as they do, no evidence at all
+    assert recipe_runs.permutation_p(reference, reference, lower=True) == pytest.approx(14 / 20)
+    # one run of the variant above one of the reference's: 2 of the 20 splits are as far down or further
+    assert recipe_runs.permutation_p([0.80, 0.81, 0.835], reference, lower=True) == pytest.approx(2 / 20)
+    with pytest.raises(ValueError, match="values is empty"):
+        recipe_runs.permutation_p([], reference, lower=True)
+    with pytest.raises(ValueError, match="too many"):
+        recipe_runs.permutation_p(np.zeros(20), np.zeros(20), lower=True)
+    with pytest.raises(TypeError, match="lower"):
+        recipe_runs.permutation_p(below, reference, lower="yes")
+
+
+def test_a_recipe_names_its_changes_and_its_optimizer():
+    recipe = modern.recipe_with(epochs=3, widths=(8, 8, 8))
+    assert modern.recipe_changes(recipe) == {"epochs": 3, "widths": [8, 8, 8]}  # as a JSON record reads back
+    sgd = modern.optimizer(recipe, steps_per_epoch=48)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == recipe["momentum"]
+    peak = modern.learning_rate(recipe)
+    assert float(sgd.learning_rate) == pytest.approx(0.2 * peak)  # the triangle starts at 0.2 of the peak...
+    sgd.iterations.assign(3 * 48)
+    assert float(sgd.learning_rate) == pytest.approx(0.07 * peak)  # ...and ends at 0.07 after the whole run
+    muon = modern.optimizer(modern.recipe_with(**modern.MUON_CHANGES), steps_per_epoch=25)
+    assert isinstance(muon, modern.Muon) and muon.total_steps == 8 * 25 and muon.batch_size == 2000
+    assert muon.bias_decay_steps == {"whiten_bias": 3 * 25}
+
+
+def test_a_run_is_prepared_from_the_training_images_alone():
+    dataset = toy_dataset()
+    recipe = modern.recipe_with(**TOY)
+    model, batches, callbacks, test_images = modern.prepare(dataset, recipe, seed=0)
+    assert model.optimizer is not None and batches.batch_size == 50 and len(batches) == 6  # 300 images
+    assert any(isinstance(callback, modern.Lookahead) for callback in callbacks)
+    mean = dataset.train_images.mean(axis=(0, 1, 2), dtype=np.float64)
+    std = dataset.train_images.std(axis=(0, 1, 2), dtype=np.float64)
+    np.testing.assert_allclose(test_images, (dataset.test_images - mean) / std, atol=1e-5)  # training statistics
+    _, _, callbacks, _ = modern.prepare(dataset, modern.recipe_with(**TOY, lookahead=False), seed=0)
+    assert not any(isinstance(callback, modern.Lookahead) for callback in callbacks)
+
+
+def test_the_epoch_comparison_is_read_back_verified(tmp_path):
+    from cnncourse import _runs
+
+    with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs --compare-epochs"):
+        recipe_runs.epoch_comparison(tmp_path)
+    rows = [{"variant": "recipe", "epoch (s)": 2.0, "run vs first": 1.0},
+            {"variant": "muon", "epoch (s)": 1.5, "run vs first": 0.6}]
+    _runs.write_signed(tmp_path / recipe_runs.EPOCH_COMPARISON_FILE, {"variants": rows})
+    assert recipe_runs.epoch_comparison(tmp_path).rows == rows
+    path = tmp_path / recipe_runs.EPOCH_COMPARISON_FILE
+    path.write_text(path.read_text().replace("0.6", "0.5"))
+    with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
+        recipe_runs.epoch_comparison(tmp_path)
+
+
+def test_the_shipped_epoch_comparison_puts_muon_in_bfloat16_fastest():
+    rows = {row["variant"]: row for row in recipe_runs.epoch_comparison().rows}
+    assert list(rows) == list(recipe_runs.TIMED_VARIANTS)
+    assert rows["recipe"]["run vs first"] == 1.0 and rows["recipe"]["epochs"] == 10 and rows["muon"]["epochs"] == 8
+    assert min(rows.values(), key=lambda row: row["run vs first"])["variant"] == "muon, bfloat16"
+
+
+def test_the_chapter_runs_compare_the_final_recipe_with_sgd_and_ablate_it_on_three_seeds():
+    full = recipe_runs.chapter_runs("full")
+    assert full["main"] == full["final"][0]
+    assert [(variant, seed) for variant, seed, _ in full["final"]] == [("muon_bf16", 0), ("muon_bf16", 1),
+                                                                        ("muon_bf16", 2)]
+    assert all(changes == {**modern.MUON_CHANGES, "precision": "mixed_bfloat16"} for _, _, changes in full["final"])
+    assert full["sgd"] == [("recipe", 0, {}), ("recipe", 1, {}), ("recipe", 2, {})]
+    arms = {}
+    for variant, seed, changes in full["ablations"]:
+        arms.setdefault(variant, []).append(seed)
+        assert changes["widths"] == recipe_runs.NARROW_WIDTHS and changes["logit_scale"] == 1 / 256
+        assert changes["optimizer"] == "muon" and changes["precision"] == "mixed_bfloat16"
+    # lookahead and the biases' faster rate are SGD's: the final recipe has neither, so nothing to remove
+    assert sorted(arms) == sorted(["narrow_muon_bf16", "narrow_muon_bf16_residual", *(
+        f"narrow_muon_bf16_{name}" for name in modern.ABLATIONS if name not in ("no_lookahead", "no_bias_lr"))])
+    assert all(seeds == [0, 1, 2] for seeds in arms.values())
+    assert [seed for _, seed, _ in full["ablations"]] == sorted(seed for _, seed, _ in full["ablations"])  # seed-major
+    assert recipe_runs.full_profile_runs() == [*full["final"], *full["sgd"], *full["ablations"]]
+    quick = recipe_runs.chapter_runs("quick", seed=3)
+    assert quick == {"main": ("muon", 3, recipe_runs.QUICK_CHANGES), "final": [], "sgd": [], "ablations": []}
+    assert {key: value for key, value in recipe_runs.QUICK_CHANGES.items() if modern.MUON_CHANGES.get(key) != value} \
+        == {"widths": (16, 32, 32), "epochs": 4, "batch_size": 250}  # the final recipe, tiny, in float32
 
 
 def test_an_epoch_is_timed_and_the_times_are_read_back_verified(tmp_path):
     from cnncourse import _runs
 
-    measured = modern.time_epoch(toy_dataset(), **TOY)
+    measured = recipe_runs.time_epoch(toy_dataset(), **TOY)
     assert measured["steps"] == 6 and measured["images"] == 300 and measured["seconds"] > 0
     assert measured["backend"] == keras.backend.backend()
-    _runs.write_signed(tmp_path / modern.EPOCH_TIMES_FILE, {"backends": {measured["backend"]: measured}})
-    assert modern.epoch_times(tmp_path) == [measured]
-    text = (tmp_path / modern.EPOCH_TIMES_FILE).read_text()
-    (tmp_path / modern.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
+    _runs.write_signed(tmp_path / recipe_runs.EPOCH_TIMES_FILE, {"backends": {measured["backend"]: measured}})
+    assert recipe_runs.epoch_times(tmp_path) == [measured]
+    text = (tmp_path / recipe_runs.EPOCH_TIMES_FILE).read_text()
+    (tmp_path / recipe_runs.EPOCH_TIMES_FILE).write_text(text.replace('"steps": 6', '"steps": 5'))
     with pytest.raises(_runs.DamagedRun, match="does not match its checksum"):
-        modern.epoch_times(tmp_path)
+        recipe_runs.epoch_times(tmp_path)
+    with pytest.raises(FileNotFoundError, match="give the folder the measurements were saved in"):
+        recipe_runs.epoch_times(tmp_path / "elsewhere")
 
 
 def test_variants_are_timed_back_to_back_with_what_a_run_of_each_would_take():
     small = {"batch_size": 50, "widths": (4, 4, 4)}
-    rows = modern.compare_epochs(toy_dataset(), {"sgd": {**small, "epochs": 10},
-                                                 "muon": {**modern.MUON_CHANGES, **small, "epochs": 8}})
+    rows = recipe_runs.compare_epochs(toy_dataset(), {"sgd": {**small, "epochs": 10},
+                                                      "muon": {**modern.MUON_CHANGES, **small, "epochs": 8}})
     assert [row["variant"] for row in rows] == ["sgd", "muon"] and [row["steps"] for row in rows] == [6, 6]
     for row in rows:
         assert row["epoch (s)"] > 0 and row["run (min)"] == round(row["epochs"] * row["epoch (s)"] / 60, 2)
     assert rows[0]["run vs first"] == 1.0
     assert rows[1]["run vs first"] == round(8 * rows[1]["epoch (s)"] / (10 * rows[0]["epoch (s)"]), 3)
     with pytest.raises(TypeError, match="variants must be a non-empty dict"):
-        modern.compare_epochs(toy_dataset(), {})
+        recipe_runs.compare_epochs(toy_dataset(), {})
 
 
-def test_the_full_profile_runs_are_read_from_their_shipped_records():
-    full = modern.chapter_runs("full")
-    for variant, seed, changes in [full["main"], *full["ablations"][:2]]:
-        row = modern.recorded(variant, seed, **changes)
-        assert (row["variant"], row["seed"]) == (variant.removeprefix("narrow_"), seed)
-        assert 0.8 < row["tta accuracy"] < 1 and row["epochs"] == 10 and row["widths"] in ("64-256-256", "32-64-64")
-    with pytest.raises(FileNotFoundError, match="python -m cnncourse.modern recipe"):
-        modern.recorded("recipe", 7)
-    with pytest.raises(ValueError, match="no longer matches its recipe"):
-        modern.recorded("narrow_recipe", 0)  # its record was trained at NARROW_WIDTHS
+def test_every_full_profile_run_is_read_from_its_shipped_record():
+    full = recipe_runs.chapter_runs("full")
+    for variant, seed, changes in recipe_runs.full_profile_runs():
+        row = recipe_runs.recorded(variant, seed, **changes)
+        assert row["seed"] == seed and row["backend"] == "tensorflow"
+        assert row["epochs"] == modern.recipe_with(**changes)["epochs"]
+        assert row["widths"] == "-".join(str(width) for width in modern.recipe_with(**changes)["widths"])
+    for variant, seed, changes in [*full["final"], *full["sgd"]]:
+        assert recipe_runs.recorded(variant, seed, **changes)["tta accuracy"] > 0.93  # the original CIFAR-10
+    with pytest.raises(FileNotFoundError, match="'recipe' with seed 7 is not one of chapter 12's full-profile runs"):
+        recipe_runs.recorded("recipe", 7)
+    with pytest.raises(ValueError, match="pass the changes it was trained with"):  # trained at NARROW_WIDTHS
+        recipe_runs.recorded("narrow_muon_bf16", 0, **recipe_runs.FINAL_CHANGES)
+    with pytest.raises(ValueError, match="pass the changes it was trained with"):  # the changes left out
+        recipe_runs.recorded(recipe_runs.FINAL_VARIANT, 0)
+
+
+def test_a_missing_record_of_a_listed_run_names_the_command_that_trains_it(monkeypatch, tmp_path):
+    monkeypatch.setattr(recipe_runs._runs, "default_folders", lambda: [tmp_path])
+    with pytest.raises(FileNotFoundError, match="python -m cnncourse.recipe_runs recipe --seeds 2"):
+        recipe_runs.recorded("recipe", 2)
+
+
+def test_a_record_is_read_only_if_it_names_the_original_cifar10(monkeypatch):
+    variant, seed, changes = recipe_runs.chapter_runs("full")["main"]
+    monkeypatch.setattr(recipe_runs, "ORIGINAL_CIFAR10", {"train sha256": "0" * 64, "test sha256": "0" * 64})
+    with pytest.raises(ValueError, match="other arrays than the original CIFAR-10"):
+        recipe_runs.recorded(variant, seed, **changes)
+
+
+def test_a_full_profile_result_is_refused_on_other_data(private_cache):
+    dataset = toy_dataset()
+    recipe_runs.result(dataset, variant="toy", seed=0, train=True, profile="full", **TOY)
+    other = type(dataset)("toy", dataset.train_images[::-1].copy(), dataset.train_labels[::-1].copy(),
+                          dataset.test_images, dataset.test_labels, dataset.class_names, "made in the test")
+    with pytest.raises(ValueError, match="trained or tested on other data"):
+        recipe_runs.result(other, variant="toy", seed=0, train=False, profile="full", **TOY)
+    quick = recipe_runs.result(dataset, variant="toy", seed=0, train=True, profile="quick", **TOY)
+    assert recipe_runs.result(other, variant="toy", seed=0, train=False, profile="quick", **TOY)["seed"] == 0
+    assert quick["seed"] == 0  # a quick run on other data is trained again, in seconds, not refused
+
+
+def test_the_command_line_runs_without_a_warning():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "cnncourse.recipe_runs", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "python -m cnncourse.recipe_runs" in done.stdout
+    assert "Warning" not in done.stderr, done.stderr  # the package does not import the module it is about to run
+    import cnncourse
+
+    assert cnncourse.recipe_runs is recipe_runs and "recipe_runs" in cnncourse.__all__
+
+
+def test_the_command_line_refuses_what_it_would_silently_skip():
+    with pytest.raises(SystemExit, match="no full-profile run has seed 7"):
+        recipe_runs._command_line(["--seeds", "7"])
+    for arguments in (["--time-epoch", "recipe"], ["--time-epoch", "--compare-epochs"], ["--compare-epochs",
+                                                                                          "--seeds", "1"]):
+        with pytest.raises(SystemExit):
+            recipe_runs._command_line(arguments)
+
+
+def test_a_row_names_an_ablation_arm_without_its_width_or_recipe():
+    assert [recipe_runs._arm(variant) for variant in ("muon_bf16", "narrow_muon_bf16", "narrow_muon_bf16_residual",
+                                                      "recipe", "narrow_toy")] == [
+        "muon_bf16", "muon_bf16", "residual", "recipe", "toy"]
 
 
 # ---------------------------------------------------------------- Muon
@@ -498,3 +661,23 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_weights_and_logit
     before = keras.ops.convert_to_numpy(conv.kernel).copy()
     scores = model.train_on_batch(images, np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2]])
     assert np.all(np.isfinite(scores)) and not np.allclose(before, keras.ops.convert_to_numpy(conv.kernel))
+
+
+def test_standardize_is_exact_on_a_dataset_as_large_as_cifar10():
+    # 10 million values a channel: a float32 running sum near 2**23 moves in steps of 1, so adding 0.8 rounds,
+    # which made the mean 0.9453 here; on CIFAR-10's 51 million values a channel the sum stopped growing at
+    # 2**24 (the mean 0.33 instead of 0.49)
+    images = np.full((10_000, 32, 32, 2), 1.0, dtype="float32")
+    images[::2] = 0.8
+    standardized, mean, std = modern.standardize(images)
+    np.testing.assert_allclose(mean, [0.9, 0.9], rtol=1e-6)
+    np.testing.assert_allclose(std, [0.1, 0.1], rtol=1e-5)
+    np.testing.assert_allclose(standardized[:2, 0, 0, 0], [-1.0, 1.0], rtol=1e-4)
+
+
+def test_a_run_name_is_a_name():
+    assert modern.run_name("no_whitening", 1) == "airbench_cifar10-no_whitening-seed1"
+    with pytest.raises(ValueError, match="letters, digits, _"):
+        modern.run_name("no whitening")
+    with pytest.raises(TypeError, match="variant must be a name"):
+        modern.run_name(3)

@@ -70,3 +70,16 @@ def test_code_comments_are_prose_and_code_values_are_shown():
 def test_the_chapters_and_pages_quote_only_what_they_show():
     found = [str(quote) for quote in _prose.unbacked_in_chapters() + _prose.unbacked_in_pages()]
     assert not found, "numbers the page does not show:\n" + "\n".join(found)
+
+
+def test_a_quick_run_is_held_to_the_prose_where_a_learner_runs_it_quick(monkeypatch):
+    settings = "settings = cc.config.settings(profile, quick=dict(), full=dict(){})"
+    stored = {"07_page": page("The network reaches 0.6587.", "test accuracy 0.6587", settings.format("")),
+              "08_replays": page("It reaches 0.7123.", "accuracy 0.7123", settings.format(", replay_on_cpu=True"))}
+    monkeypatch.setattr(_prose, "chapter_notebooks", lambda: stored)
+    quick = {"07_page": page("The network reaches 0.6587.", "test accuracy 0.4012", settings.format("")),
+             "08_replays": page("It reaches 0.7123.", "accuracy 0.3001", settings.format(", replay_on_cpu=True"))}
+    assert [quote.text for quote in _prose.unbacked_in_quick_runs(quick)] == ["0.6587"]  # 08 replays its runs
+    quick["07_page"] = page("The recorded run reaches 0.6587.", "test accuracy 0.4012", settings.format(""))
+    assert _prose.unbacked_in_quick_runs(quick) == []  # the sentence says which run it quotes
+    assert _prose.unbacked_in_quick_runs({"07_page": page("It reaches 0.4012.", "accuracy 0.4012")}) == []
