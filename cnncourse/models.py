@@ -29,7 +29,7 @@ from cnncourse._summaries import (ArithmeticTable, LayerRow, LayerTable, layer_t
                                   summary_quiz_template)
 
 __all__ = ["ArithmeticTable", "LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table",
-           "multiply_adds", "names", "register", "summary_quiz", "summary_quiz_template"]
+           "multiply_adds", "names", "random_shift", "register", "summary_quiz", "summary_quiz_template"]
 
 
 # ---------------------------------------------------------------------------
@@ -55,6 +55,29 @@ def _image_input(input_shape) -> keras.KerasTensor:
 # ---------------------------------------------------------------------------
 # The course's architectures
 # ---------------------------------------------------------------------------
+
+
+def random_shift(fraction: float, *, fill_mode: str = "reflect",
+                 interpolation: str = "bilinear") -> keras.layers.RandomTranslation:
+    """``keras.layers.RandomTranslation(fraction, fraction, ...)``, compiled with the training step on JAX.
+
+    The layer moves each training image by up to ``fraction`` of its height
+    and width (at prediction time it does nothing). Keras marks it as unable
+    to join an XLA-compiled step, because TensorFlow's XLA lacks the image
+    transform it uses; a model that holds one then trains op by op on JAX,
+    several times slower, although JAX's own transform compiles. So the flag
+    is lifted there; TensorFlow keeps it (PyTorch compiles nothing by default).
+    """
+    fraction = _validate.number(fraction, "fraction (of the image size, e.g. 0.1)", minimum=0, maximum=1)
+    if fraction in (0, 1):
+        raise ValueError(f"fraction must be between 0 and 1 (0 moves nothing, 1 moves the image out of its frame); "
+                         f"got {fraction}, e.g. 0.1")
+    layer = keras.layers.RandomTranslation(
+        fraction, fraction, name="random_shift",
+        fill_mode=_validate.one_of(fill_mode, ("reflect", "wrap", "constant", "nearest"), "fill_mode"),
+        interpolation=_validate.one_of(interpolation, ("bilinear", "nearest"), "interpolation"))
+    layer.supports_jit = keras.backend.backend() == "jax"
+    return layer
 
 
 def _dropout_maxnorm_cifar10(*, input_shape=(32, 32, 3), num_classes=10, output_activation="softmax"):
@@ -257,7 +280,7 @@ def _two_block_cifar10(*, input_shape=(32, 32, 3), num_classes=10, dropout=None,
     stack = [_image_input(input_shape)]
     if augmentation:
         stack += [layers.RandomFlip("horizontal", name="random_flip"),
-                  layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="random_shift")]
+                  random_shift(0.1)]
     for block, filters in enumerate((32, 64), start=1):
         for number in (1, 2):
             name = f"conv{block}_{number}"

@@ -498,12 +498,14 @@ class Muon(keras.optimizers.Optimizer):
         index = self._get_variable_index(variable)
         momentum_buffer, group = self.momentums[index], self.groups[index]
         gradient = ops.cast(gradient, "float32") * self.batch_size  # the reference's summed loss
-        decay = ops.maximum(0.0, 1.0 - ops.cast(self.iterations, "float32") / self.decay_steps[index])
+        step = ops.cast(self.iterations, "float32")
+        decay = ops.maximum(0.0, 1.0 - step / self.decay_steps[index])
         if group == "filters":
             self.assign(momentum_buffer, self.filter_momentum * momentum_buffer + gradient)
             nesterov = gradient + self.filter_momentum * momentum_buffer
             height, width, channels_in, channels_out = variable.shape
-            update = newton_schulz(ops.reshape(nesterov, (-1, channels_out)), self.newton_schulz_steps)
+            matrix = ops.reshape(nesterov, (-1, channels_out))  # (k·k·c_in, c_out)
+            update = newton_schulz(matrix, self.newton_schulz_steps)
             norm = ops.sqrt(ops.sum(ops.square(variable)))
             self.assign(variable, variable * (math.sqrt(channels_out) / norm)
                         - self.filter_rate * decay * ops.reshape(update, variable.shape))

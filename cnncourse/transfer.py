@@ -241,7 +241,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
     backbone = models.build("transfer_backbone")
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     augmented = keras.layers.RandomFlip("horizontal", name="random_flip")(inputs)
-    augmented = keras.layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", name="random_shift")(augmented)
+    augmented = models.random_shift(0.1)(augmented)
     features = backbone(augmented)
     outputs = keras.layers.Dense(len(classes), activation="softmax", name="source_head")(
         keras.layers.Dropout(0.3, name="head_dropout")(features))

@@ -252,6 +252,8 @@ CASES = [
     Case(lambda input_shape: cc.models.build("small_convnet", input_shape=input_shape), {"input_shape": (28, 28, 1)},
          {"input_shape": "shape"}),
     Case(cc.models.largest_weight_norms, {"model": tiny_model}, {"model": "model"}),
+    Case(cc.models.random_shift, {"fraction": 0.1},
+         {"fraction": "fraction", "fill_mode": "choice", "interpolation": "choice"}),
     Case(cc.models.layer_table, {"model": tiny_model}, {"model": "model"}),
     Case(cc.models.multiply_adds, {"model": tiny_model}, {"model": "model"}),
     # ops

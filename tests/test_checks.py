@@ -5,6 +5,8 @@ import pytest
 
 from cnncourse import checks
 
+pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+
 
 def test_answer_right_wrong_and_unanswered(capsys, unwrap):
     checks.answer(9, 9, explanation="3 x 3 = 9 windows", hint="count the windows")

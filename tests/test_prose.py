@@ -5,6 +5,8 @@ import pytest
 
 from cnncourse import _prose
 
+pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+
 
 def page(markdown: str, printed: str, code: str = "x = 1", record: dict | None = None):
     notebook = nbformat.v4.new_notebook()

@@ -13,6 +13,8 @@ import yaml
 
 import cnncourse
 
+pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+
 REPOSITORY = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.yml"))
 TOOLS = Path(sys.executable).parent  # check-jsonschema and zizmor come from requirements-common.txt
