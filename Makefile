@@ -53,12 +53,10 @@ lab: install  ## open the chapters in JupyterLab
 #   make test-backend BACKEND=jax      (ci/requirements-jax.txt)
 #   make test-backend BACKEND=torch    (ci/requirements-torch.txt)
 #   make test-backend BACKEND=colab    (ci/requirements-colab.txt, TensorFlow)
-# Unit tests and every chapter in the quick profile; the stored outputs and the
-# book are checked once, by `make test`, and so are the tests that run no backend
-# code, except on Colab's versions (older Keras, matplotlib and ipywidgets).
+# Unit tests and every chapter in the quick profile; the stored outputs, the
+# book and the tests that run no backend code are checked once, by `make test`.
 BACKEND ?= jax
 KERAS_BACKEND_OF = $(if $(filter colab,$(1)),tensorflow,$(1))
-SKIPPED_ON = not book and not slow$(if $(filter colab,$(1)),, and not backend_independent)
 
 .venv-%/.installed: ci/requirements-%.txt requirements-common.txt pyproject.toml | check-python
 	python3 -m venv .venv-$*
@@ -72,7 +70,7 @@ test-backend: .venv-$(BACKEND)/.installed
 	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m cnncourse --profile quick \
 		--prepare-only $(CI_NOTEBOOKS)-$(BACKEND)
 	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m pytest tests \
-		$(CI_NOTEBOOKS)-$(BACKEND) -m "$(call SKIPPED_ON,$(BACKEND))" --ignore=tests/test_notebooks.py $(NBVAL)
+		$(CI_NOTEBOOKS)-$(BACKEND) -m "not book and not slow and not backend_independent" --ignore=tests/test_notebooks.py $(NBVAL)
 
 run-quick: install  ## re-run every chapter with the quick profile and store the outputs
 	$(PYTHON) -m cnncourse --profile quick

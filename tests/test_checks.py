@@ -5,7 +5,7 @@ import pytest
 
 from cnncourse import checks
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+pytestmark = pytest.mark.backend_independent  # no backend code: `make test` runs it, the other CI jobs skip it
 
 
 def test_answer_right_wrong_and_unanswered(capsys, unwrap):

@@ -19,7 +19,7 @@ import pytest
 from cnncourse import data
 from conftest import flip_bytes, truncate
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+pytestmark = pytest.mark.backend_independent  # no backend code: `make test` runs it, the other CI jobs skip it
 
 MIRROR = Path(os.environ.get("CNNCOURSE_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 needs_mirror = pytest.mark.skipif(not (MIRROR / "fashion-mnist").is_dir(), reason="offline mirror not present")

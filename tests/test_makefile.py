@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+pytestmark = pytest.mark.backend_independent  # no backend code: `make test` runs it, the other CI jobs skip it
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TARGETS = {"lab": None, "book": None, "unit": "off", "test": "off", "run-quick": "off", "train-full": "off",

@@ -60,7 +60,7 @@ def test_markdown_without_exercises_or_citations_is_unchanged():
 import json  # noqa: E402
 import re  # noqa: E402
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+pytestmark = pytest.mark.backend_independent  # no backend code: `make test` runs it, the other CI jobs skip it
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((REPOSITORY / "chapters").glob("[0-9][0-9]_*.ipynb"))

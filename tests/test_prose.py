@@ -5,7 +5,7 @@ import pytest
 
 from cnncourse import _prose
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+pytestmark = pytest.mark.backend_independent  # no backend code: `make test` runs it, the other CI jobs skip it
 
 
 def page(markdown: str, printed: str, code: str = "x = 1", record: dict | None = None):

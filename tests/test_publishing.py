@@ -13,7 +13,7 @@ import yaml
 
 import cnncourse
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
+pytestmark = pytest.mark.backend_independent  # no backend code: `make test` runs it, the other CI jobs skip it
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPOSITORY / ".github" / "workflows").glob("*.yml"))

@@ -11,8 +11,6 @@ import pytest  # noqa: E402
 
 from cnncourse import plots, widgets  # noqa: E402
 
-pytestmark = pytest.mark.backend_independent  # no backend code: the JAX and PyTorch jobs skip it
-
 
 @pytest.fixture(autouse=True)
 def widgets_on(monkeypatch):
