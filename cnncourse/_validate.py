@@ -78,6 +78,14 @@ def number(value, what: str, *, minimum: float | None = None, maximum: float | N
     return value
 
 
+def fraction(value, what: str) -> float:
+    """A share strictly between 0 and 1 (0 and 1 are the degenerate ends: nothing, everything)."""
+    value = number(value, what)
+    if not 0 < value < 1:
+        raise ValueError(f"{what} must be between 0 and 1 (exclusive), got {value!r}")
+    return value
+
+
 def one_of(value, choices, what: str):
     if value not in choices:
         raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}, got {value!r}")

@@ -426,9 +426,7 @@ class Dataset:
         The test set stays untouched until the very end: choosing epochs or
         models on it would make the final test number optimistic.
         """
-        fraction = _validate.number(fraction, "fraction")
-        if not 0 < fraction < 1:
-            raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction!r}")
+        fraction = _validate.fraction(fraction, "fraction")
         seed = _validate.seed(seed)
         count = len(self.train_labels)
         held = round(fraction * count)

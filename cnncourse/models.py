@@ -59,7 +59,7 @@ def _image_input(input_shape) -> keras.KerasTensor:
 
 def random_shift(fraction: float, *, fill_mode: str = "reflect",
                  interpolation: str = "bilinear") -> keras.layers.RandomTranslation:
-    """``keras.layers.RandomTranslation(fraction, fraction, ...)``, compiled with the training step on JAX.
+    """``keras.layers.RandomTranslation(fraction, fraction, ...)`` that JAX may compile with the training step.
 
     The layer moves each training image by up to ``fraction`` of its height
     and width (at prediction time it does nothing). Keras marks it as unable
@@ -67,11 +67,10 @@ def random_shift(fraction: float, *, fill_mode: str = "reflect",
     transform it uses; a model that holds one then trains op by op on JAX,
     several times slower, although JAX's own transform compiles. So the flag
     is lifted there; TensorFlow keeps it (PyTorch compiles nothing by default).
+    The flag is not part of the layer's config: a whole model saved and
+    loaded again gets Keras's plain layer back (the course saves weights).
     """
-    fraction = _validate.number(fraction, "fraction (of the image size, e.g. 0.1)", minimum=0, maximum=1)
-    if fraction in (0, 1):
-        raise ValueError(f"fraction must be between 0 and 1 (0 moves nothing, 1 moves the image out of its frame); "
-                         f"got {fraction}, e.g. 0.1")
+    fraction = _validate.fraction(fraction, "fraction (the largest shift, as a share of the image size, e.g. 0.1)")
     layer = keras.layers.RandomTranslation(
         fraction, fraction, name="random_shift",
         fill_mode=_validate.one_of(fill_mode, ("reflect", "wrap", "constant", "nearest"), "fill_mode"),

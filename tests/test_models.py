@@ -230,11 +230,13 @@ def test_two_block_cifar10_total_from_the_formulas():
 def test_random_shift_moves_training_images_only_and_compiles_with_the_step_on_jax():
     keras.utils.set_random_seed(0)
     shift = cc_models.random_shift(0.25, fill_mode="constant", interpolation="nearest")
-    images = np.arange(2 * 8 * 8, dtype="float32").reshape(2, 8, 8, 1)
+    images = np.arange(1, 2 * 8 * 8 + 1, dtype="float32").reshape(2, 8, 8, 1)  # no pixel is 0
     assert np.array_equal(keras.ops.convert_to_numpy(shift(images, training=False)), images)
     moved = keras.ops.convert_to_numpy(shift(images, training=True))
     assert moved.shape == images.shape and not np.array_equal(moved, images)
     assert set(np.unique(moved)) <= set(np.unique(images)) | {0.0}  # whole pixels moved, the border filled with 0
+    assert 0.0 in moved  # "constant" fills the uncovered border with zeros
+    assert shift.supports_jit == (keras.backend.backend() == "jax")
     model = build("two_block_cifar10", augmentation=True)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     assert model.jit_compile == (keras.backend.backend() == "jax")  # TensorFlow's XLA cannot; PyTorch: eager
