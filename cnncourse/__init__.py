@@ -18,7 +18,7 @@ from cnncourse import checks, config, data, features, models, modern, ops, plots
 
 __all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "recipe_runs", "training",
            "transfer", "widgets"]
-__version__ = "0.9.0"
+__version__ = "0.10.0"
 
 
 def __getattr__(name):

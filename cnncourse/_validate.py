@@ -159,10 +159,11 @@ def class_count(value, what: str = "num_classes") -> int:
     return int(value)  # Keras's Dense refuses NumPy integers
 
 
-def finite_array(values, what: str, allow_nan: bool = False) -> np.ndarray:
+def finite_array(values, what: str, allow_nan: bool = False, as_float: bool = True) -> np.ndarray:
     """A non-empty array of finite numbers, as floats (NaN or infinity would be shown as if they were data).
 
     ``allow_nan`` lets NaN through where it means "no value" (an undefined F1), never infinity.
+    ``as_float=False`` returns whole numbers as they are (always finite): no float64 copy of uint8 pixels.
     """
     if isinstance(values, (str, bytes)) or values is None:
         raise TypeError(f"{what} must be an array of numbers, got {values!r}")
@@ -175,7 +176,7 @@ def finite_array(values, what: str, allow_nan: bool = False) -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"{what} is empty (shape {array.shape})")
     if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)  # float arrays keep their precision (and are not copied)
+        return array.astype(np.float64) if as_float else array  # float arrays keep their precision (not copied)
     wrong = np.isinf(array) if allow_nan else ~np.isfinite(array)
     if np.any(wrong):
         bad = np.argwhere(wrong)[0]

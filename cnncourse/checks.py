@@ -72,11 +72,10 @@ def expect_greater(larger, smaller, *, what: str, margin: float = 0.0) -> None:
             raise TypeError(f"expect_greater compares finite numbers: {name} is {value!r}")
     if margin < 0:
         raise ValueError(f"margin must be 0 or more (how much larger must exceed smaller), got {margin!r}")
+    claim = f"{larger:.4f} > {smaller:.4f}" + (f" + {margin}" if margin else "")
     if not larger > smaller + margin:
-        raise OutcomeCheckFailed(
-            f"❌ {what}: expected {larger:.4f} > {smaller:.4f} + {margin}, and it is not"
-        )
-    _text.say(f"✅ {what}: {larger:.4f} > {smaller:.4f} + {margin}")
+        raise OutcomeCheckFailed(f"❌ {what}: expected {claim}, and it is not")
+    _text.say(f"✅ {what}: {claim}")
 
 
 def check(label: str, given, **data) -> None:

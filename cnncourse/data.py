@@ -54,6 +54,7 @@ __all__ = [
     "jpeg_copy",
     "locate",
     "sample_photograph",
+    "scale_pixels",
     "sha256_of",
     "source_of",
 ]
@@ -766,11 +767,25 @@ def _check_size(value, split: str, available: int | None):
     return int(value)
 
 
-def _scale(images: np.ndarray, scale: str) -> np.ndarray:
+def scale_pixels(images, scale: str = "unit") -> np.ndarray:
+    """uint8 pixels as ``load(scale=...)`` gives them: float32 in [0, 1] (``"unit"``), in [-0.5, 0.5]
+    (``"centered"``), or unchanged (``"none"``).
+
+    Load with ``scale="none"``, keep the images you need, then scale only
+    those: a float32 copy of a whole dataset takes four times the memory.
+    """
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        kind = f"an array of {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
+        raise TypeError(f"images must be a NumPy array of uint8 pixels, as load(..., scale=\"none\") gives them; "
+                        f"got {kind}")
+    scale = _validate.one_of(scale, SCALES, "scale")
     if scale == "none":
         return images
-    unit = images.astype(np.float32) / 255.0
-    return unit if scale == "unit" else unit - 0.5
+    scaled = images.astype(np.float32)  # one new array, scaled in place
+    scaled /= 255.0
+    if scale == "centered":
+        scaled -= 0.5
+    return scaled
 
 
 def load(
@@ -819,7 +834,7 @@ def load(
         if wanted < len(labels):
             chosen = _stratified_indices(labels, wanted, seed)
             images, labels = images[chosen], labels[chosen]
-        subsets[split] = (_scale(images, scale), labels)
+        subsets[split] = (scale_pixels(images, scale), labels)
     dataset = Dataset(
         name=name,
         train_images=subsets["train"][0], train_labels=subsets["train"][1],

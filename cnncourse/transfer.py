@@ -75,7 +75,7 @@ class WeightsUnavailable(RuntimeError):
 def class_subset(images, labels, classes):
     """The images of the given classes, relabelled 0, 1, ... in the order of ``classes``."""
     labels = _validate.class_labels(labels, "labels")
-    _validate.same_length(_validate.finite_array(images, "images"), labels, "images", "labels")
+    _validate.same_length(_validate.finite_array(images, "images", as_float=False), labels, "images", "labels")
     if isinstance(classes, (str, bytes, set, frozenset, dict)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes must be a list or tuple of class numbers, such as (5, 6, 7, 8, 9): their order "
                         f"gives the new labels 0, 1, ...; got {classes!r}")
@@ -110,7 +110,7 @@ def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
 
 def to_cifar_shape(images) -> np.ndarray:
     """28x28 grey images as 32x32x3: zero-padded by 2 pixels, the grey copied into R, G and B."""
-    _validate.finite_array(images, "images")  # numbers, finite: checked, then used as given (dtype kept)
+    _validate.finite_array(images, "images", as_float=False)  # numbers, finite: checked, then used as given
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -205,7 +205,7 @@ def _size(value, what: str, available: int, default):
 
 def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: int | None):
     dataset_name, classes, default_size, _ = BACKBONES[name]
-    loaded = data.load(dataset_name, seed=seed, verbose=False)
+    loaded = data.load(dataset_name, scale="none", seed=seed, verbose=False)  # scaled once chosen: less memory
     pool_images, pool_labels, validation_images, validation_labels = loaded.validation_split(0.1, seed=seed)
     splits = [class_subset(pool_images, pool_labels, classes),
               class_subset(validation_images, validation_labels, classes),
@@ -214,7 +214,7 @@ def _pretraining_data(name: str, seed: int, train_size: int | None, test_size: i
     splits[2] = (splits[2][0][test_order], splits[2][1][test_order])
     limits = (_size(train_size, "train_size", len(splits[0][1]), default_size), None,
               _size(test_size, "test_size", len(splits[2][1]), None))  # the pool is shuffled already
-    splits = [(images[:limit], labels[:limit]) for (images, labels), limit in zip(splits, limits)]
+    splits = [(data.scale_pixels(images[:limit]), labels[:limit]) for (images, labels), limit in zip(splits, limits)]
     if dataset_name == "fashion_mnist":
         splits = [(to_cifar_shape(images), labels) for images, labels in splits]
     return splits, loaded.class_names, classes, loaded.describe()

@@ -8,12 +8,27 @@ import re
 
 import pytest
 
+from cnncourse import data
+
+SESSION_CACHE = data.cache_folder()  # the cache this test session started with (CI fills it first)
+
 
 @pytest.fixture
 def private_cache(tmp_path, monkeypatch):
     """Runs are saved under the test's own temporary cache folder, never the user's."""
     monkeypatch.setenv("CNNCOURSE_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache" / "weights"
+
+
+@pytest.fixture
+def decoded_datasets(private_cache):
+    """The private cache links to the datasets already decoded in the session's cache, so a test that loads
+    a whole dataset does not decode it again (about 15 s for CIFAR-10). Links are only read or replaced:
+    tests that damage a cache file make their own."""
+    folder = private_cache.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for decoded in SESSION_CACHE.glob("*.npz"):
+        (folder / decoded.name).symlink_to(decoded)
 
 
 def _unwrap(text: str) -> str:

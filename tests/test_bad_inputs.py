@@ -321,6 +321,7 @@ CASES = [
          {"model": "model", "images": "images", "outputs": "choice"}),
     Case(cc.data.jpeg_copy, {"dataset": a_dataset}, {"dataset": "dataset", "quality": "count",
                                                       "chroma_subsampling": "choice"}),
+    Case(cc.data.scale_pixels, {"images": np.zeros((3, 8, 8, 1), "uint8")}, {"images": "batch", "scale": "choice"}),
     Case(cc.data.source_of, {"test_images": IMAGES, "test_labels": LABELS},
          {"test_images": "batch", "test_labels": "class_numbers"}),
     Case(cc.features.map_likeness, {"maps": np.random.default_rng(0).random((6, 6, 4)), "image": IMAGE[:6, :6, None]},

@@ -88,10 +88,14 @@ def test_expect_recorded_says_the_bar_is_about_the_recorded_runs(capsys):
         checks.expect_recorded(float("nan"), at_least=0.88, what="mean")
 
 
-def test_expect_greater():
+def test_expect_greater(capsys):
     checks.expect_greater(0.3, 0.1, what="drop", margin=0.05)
-    with pytest.raises(checks.OutcomeCheckFailed, match="drop"):
+    checks.expect_greater(0.3, 0.1, what="fall")
+    assert capsys.readouterr().out.splitlines() == ["✅ drop: 0.3000 > 0.1000 + 0.05", "✅ fall: 0.3000 > 0.1000"]
+    with pytest.raises(checks.OutcomeCheckFailed, match=r"drop: expected 0.1000 > 0.3000, and it is not"):
         checks.expect_greater(0.1, 0.3, what="drop")
+    with pytest.raises(checks.OutcomeCheckFailed, match=r"expected 0.3000 > 0.1000 \+ 0.5,"):
+        checks.expect_greater(0.3, 0.1, what="drop", margin=0.5)
 
 
 @pytest.mark.parametrize("given, expected, right", [

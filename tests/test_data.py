@@ -86,6 +86,13 @@ def test_scaling_options(tiny_dataset):
     assert -0.5 <= centered.train_images.min() and centered.train_images.max() <= 0.5
     np.testing.assert_allclose(centered.train_images, unit.train_images - 0.5, atol=1e-6)
     np.testing.assert_allclose(unit.train_images * 255, raw.train_images, atol=1e-3)
+    kept = raw.train_images[::3]  # subset first, then scale: the very pixels load would have given
+    for scale, loaded in (("unit", unit), ("centered", centered), ("none", raw)):
+        scaled = data.scale_pixels(kept, scale)
+        assert scaled.dtype == loaded.train_images.dtype
+        np.testing.assert_array_equal(scaled, loaded.train_images[::3])
+    with pytest.raises(TypeError, match="uint8 pixels"):
+        data.scale_pixels(unit.train_images)  # scaled twice would be a silent 1/255
 
 
 def test_stratified_subsets_keep_class_shares_and_are_reproducible(tiny_dataset):

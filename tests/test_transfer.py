@@ -83,7 +83,7 @@ def test_frozen_batch_normalization_keeps_its_statistics_and_training_false_alon
     assert running_mean_change(batch_norm=True) > 1e-3
 
 
-def test_pretrain_save_load_and_checksum(private_cache, no_shipped_backbones, capsys):
+def test_pretrain_save_load_and_checksum(private_cache, decoded_datasets, no_shipped_backbones, capsys):
     record = transfer.pretrain_backbone("cifar5", epochs=1, train_size=100, test_size=100)
     assert record["train images"] == 100 and record["epochs"] == 1 and len(record["sha256"]) == 64
     assert "airplane" in record["source task"] and record["command"].endswith("pretrain cifar5")
@@ -114,7 +114,7 @@ def test_the_shipped_backbones_match_their_records():
         assert record["epochs"] >= 10 and record["train images"] == 22_500
 
 
-def test_compare_arms_rows_and_summary(private_cache, no_shipped_backbones, capsys):
+def test_compare_arms_rows_and_summary(private_cache, decoded_datasets, no_shipped_backbones, capsys):
     transfer.pretrain_backbone("cifar5", epochs=1, train_size=100, test_size=100)
     rng = np.random.default_rng(0)
     images, labels = rng.uniform(0, 1, (40, 32, 32, 3)).astype("float32"), np.repeat(np.arange(2), 20)
