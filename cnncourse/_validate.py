@@ -175,8 +175,8 @@ def finite_array(values, what: str, allow_nan: bool = False, as_float: bool = Tr
         raise TypeError(f"{what} must hold real numbers, got an array of {array.dtype}")
     if array.size == 0:
         raise ValueError(f"{what} is empty (shape {array.shape})")
-    if not np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float64) if as_float else array  # float arrays keep their precision (not copied)
+    if not np.issubdtype(array.dtype, np.floating):  # whole numbers are finite; float arrays are not copied
+        return array.astype(np.float64) if as_float else array
     wrong = np.isinf(array) if allow_nan else ~np.isfinite(array)
     if np.any(wrong):
         bad = np.argwhere(wrong)[0]

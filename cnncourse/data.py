@@ -868,7 +868,7 @@ def source_of(test_images, test_labels) -> str | None:
     Lets a run record name its data without every chapter passing the
     dataset along: a test set's labels and pixels identify the load that gave them.
     """
-    _validate.same_length(_validate.finite_array(test_images, "test_images"),
+    _validate.same_length(_validate.finite_array(test_images, "test_images", as_float=False),
                           _validate.class_labels(test_labels, "test_labels"), "test_images", "test_labels")
     return _LOADED_TEST_SETS.get(_test_set_key(test_images, test_labels))
 
@@ -909,7 +909,7 @@ def jpeg_copy(dataset: Dataset, *, quality: int = 75, chroma_subsampling: str = 
             Image.fromarray(image.squeeze(-1) if image.shape[-1] == 1 else image).save(
                 buffer, format="JPEG", quality=quality, subsampling=subsampling)
             out[index] = np.asarray(Image.open(buffer)).reshape(image.shape)
-        return out if images.dtype == np.uint8 else out.astype(np.float32) / 255.0
+        return out if images.dtype == np.uint8 else scale_pixels(out)
 
     copy = dataclasses.replace(
         dataset, train_images=recode(dataset.train_images), test_images=recode(dataset.test_images),

@@ -54,6 +54,7 @@ def tiny_convnet(input_shape=(8, 8, 1), classes=10, filters=2, activation="softm
 
 def truncate(path):
     """Cut a file to half its length, as an interrupted download or copy would."""
+    assert not path.is_symlink(), f"{path} links to a shared file (decoded_datasets): damage a copy"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
@@ -62,6 +63,7 @@ def flip_bytes(path, count=64, bits=0xFF):
 
     ``count=1, bits=0x01`` flips a single bit, the smallest damage a checksum must still catch.
     """
+    assert not path.is_symlink(), f"{path} links to a shared file (decoded_datasets): damage a copy"
     content = bytearray(path.read_bytes())
     for offset in range(count):
         content[len(content) // 2 + offset] ^= bits
