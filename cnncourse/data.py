@@ -808,8 +808,7 @@ def load(
     proportions), which is how the quick profile stays quick.
     """
     spec = _spec(name)
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {', '.join(map(repr, SCALES))}, got {scale!r}")
+    scale = _validate.one_of(scale, SCALES, "scale")  # now, before any decoding (scale_pixels uses it later)
     seed = _validate.seed(seed)
     for size, split in ((train_size, "train"), (test_size, "test")):
         _check_size(size, split, available=None)  # the kind of value now, before any decoding

@@ -75,7 +75,8 @@ class WeightsUnavailable(RuntimeError):
 def class_subset(images, labels, classes):
     """The images of the given classes, relabelled 0, 1, ... in the order of ``classes``."""
     labels = _validate.class_labels(labels, "labels")
-    _validate.same_length(_validate.finite_array(images, "images", as_float=False), labels, "images", "labels")
+    images = _validate.finite_array(images, "images", as_float=False)
+    _validate.same_length(images, labels, "images", "labels")
     if isinstance(classes, (str, bytes, set, frozenset, dict)) or not hasattr(classes, "__iter__"):
         raise TypeError(f"classes must be a list or tuple of class numbers, such as (5, 6, 7, 8, 9): their order "
                         f"gives the new labels 0, 1, ...; got {classes!r}")
@@ -85,7 +86,7 @@ def class_subset(images, labels, classes):
     keep = np.isin(labels, classes)
     relabel = np.full(max(max(classes), labels.max()) + 1, -1)
     relabel[classes] = np.arange(len(classes))
-    return np.asarray(images)[keep], relabel[labels[keep]]
+    return images[keep], relabel[labels[keep]]
 
 
 def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
@@ -110,8 +111,7 @@ def few_shot(labels, per_class: int, seed: int = 0) -> np.ndarray:
 
 def to_cifar_shape(images) -> np.ndarray:
     """28x28 grey images as 32x32x3: zero-padded by 2 pixels, the grey copied into R, G and B."""
-    _validate.finite_array(images, "images", as_float=False)  # numbers, finite: checked, then used as given
-    images = np.asarray(images)
+    images = _validate.finite_array(images, "images", as_float=False)  # dtype kept
     if images.ndim == 3:
         images = images[..., None]
     if images.shape[1:] != (28, 28, 1):
