@@ -424,8 +424,10 @@ def newton_schulz(matrix, steps: int = 3):
     Computing ``U V^T`` exactly needs an SVD; the iteration
     ``X <- a X + (b X X^T + c (X X^T)^2) X`` gets close in three products each,
     after the matrix is scaled so that no singular value exceeds 1. Its
-    coefficients favour speed over precision: the singular values end up
-    between about 0.5 and 1.5, which trains just as well.
+    coefficients favour speed over precision: a singular value lands in a
+    band around 1 (about 0.7 to 1.2), not on 1, and a tiny one grows only
+    about 3.4-fold a step, so three steps leave the smallest directions of a
+    real gradient near 0.1 (chapter 12 shows one).
     """
     steps = _validate.positive_int(steps, "steps", example="3")
     if not hasattr(matrix, "shape") or len(matrix.shape) != 2 or 0 in tuple(matrix.shape):
