@@ -1,5 +1,10 @@
 """Run profiles, seeding, environment report and the run record."""
 
+import os
+import subprocess
+import sys
+
+import keras
 import nbformat
 import numpy as np
 import pytest
@@ -175,3 +180,35 @@ def test_a_cpu_run_names_the_cores_its_process_may_use(monkeypatch):
     assert config.device_description() == "CPU (1 core)"  # pinned with taskset to one of the machine's cores
     monkeypatch.setattr(config.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     assert config.device_description() == "CPU (4 cores)"
+
+
+COMPILE_A_SMALL_MODEL = """
+import numpy as np, keras, cnncourse
+model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                          keras.layers.Dense(2)])
+model.compile(optimizer="sgd", loss="mse")
+model.fit(np.zeros((4, 8, 8, 1), "float32"), np.zeros((4, 2), "float32"), verbose=0)
+"""
+
+
+def _compile_in_a_new_process(cache, **environment):
+    variables = {name: value for name, value in os.environ.items() if name != "JAX_COMPILATION_CACHE_DIR"}
+    variables.update(CNNCOURSE_CACHE=str(cache), **environment)
+    subprocess.run([sys.executable, "-c", COMPILE_A_SMALL_MODEL], env=variables, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="only JAX compiles whole programs ahead of time")
+def test_on_jax_compiled_programs_are_kept_in_the_course_cache_unless_the_user_chose_one(tmp_path):
+    _compile_in_a_new_process(tmp_path / "cache")
+    kept = list((tmp_path / "cache" / "jax-compiled").iterdir())
+    assert kept, "no compiled program was kept in the course's cache"
+    _compile_in_a_new_process(tmp_path / "other", JAX_COMPILATION_CACHE_DIR=str(tmp_path / "theirs"),
+                              JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    assert not (tmp_path / "other" / "jax-compiled").exists(), "the user's own JAX cache was overridden"
+    assert list((tmp_path / "theirs").iterdir()), "the user's JAX cache was not used"
+
+
+@pytest.mark.skipif(keras.backend.backend() == "jax", reason="this checks the other backends")
+def test_other_backends_keep_no_jax_cache(tmp_path):
+    assert config.keep_jax_compilations(tmp_path / "jax-compiled") is False
+    assert not (tmp_path / "jax-compiled").exists()

@@ -80,7 +80,7 @@ def lab(tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail("JupyterLab did not open its port within 60 s")
                 time.sleep(0.5)
-        yield {"url": f"http://127.0.0.1:{port}", "chromium": executable}
+        yield {"url": f"http://127.0.0.1:{port}", "chromium": executable, "kernel_chosen": False}
     finally:
         server.terminate()
         try:
@@ -103,11 +103,12 @@ def _run_all(page, lab, chapter: str) -> None:
     # a workspace of its own, reset: only this notebook is open, so the Run menu and the kernel are its own
     page.goto(f"{lab['url']}/lab/workspaces/{chapter}/tree/{chapter}.ipynb?token={TOKEN}&reset")
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=60_000)
-    select = page.get_by_role("button", name="Select", exact=True)  # JupyterLab asks which kernel, once
-    try:
-        select.click(timeout=10_000)
-    except Exception:  # no dialog: the kernel started by itself
-        pass
+    if not lab["kernel_chosen"]:  # JupyterLab asks which kernel for the first notebook it opens, not after
+        try:
+            page.get_by_role("button", name="Select", exact=True).click(timeout=10_000)
+        except Exception:  # no dialog: the kernel started by itself
+            pass
+        lab["kernel_chosen"] = True
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.locator("li[data-command='runmenu:run-all']").click()
