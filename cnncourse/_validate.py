@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -90,6 +92,14 @@ def one_of(value, choices, what: str):
     if value not in choices:
         raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def path(value, what: str, *, kind: str, example: str) -> Path:
+    """A file's or folder's path given as a non-empty string or a ``pathlib.Path``."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+        raise TypeError(f"{what} must be the path of a {kind} (a string or a pathlib.Path), such as {example!r}; "
+                        f"got {value!r}")
+    return Path(value).expanduser()
 
 
 def run_name(name) -> str:

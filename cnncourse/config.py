@@ -204,6 +204,7 @@ def keep_jax_compilations(folder: Path) -> bool:
     and the device, so a changed model or an upgrade compiles afresh; the folder grows by about 2 MB a chapter and
     may be deleted at any time. A cache the user chose (``JAX_COMPILATION_CACHE_DIR``) is left alone. Returns
     whether this call set one."""
+    folder = _validate.path(folder, "folder", kind="folder", example="~/.cache/cnncourse/jax-compiled")
     if keras.backend.backend() != "jax" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return False
     import jax  # only on the JAX backend: the other two do not install it

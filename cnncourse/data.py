@@ -469,9 +469,8 @@ class Dataset:
 
 def sha256_of(path: Path) -> str:
     """The SHA-256 of a file's bytes, read a megabyte at a time."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-        raise TypeError(f"path must be a file's path (a string or a pathlib.Path), got {path!r}")
-    if not Path(path).is_file():
+    path = _validate.path(path, "path", kind="file", example="train-images-idx3-ubyte.gz")
+    if not path.is_file():
         raise ValueError(f"path {str(path)!r} is not a file")
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
@@ -500,10 +499,8 @@ def _places(spec: DatasetSpec, data_dir) -> list[tuple[str, Path]]:
     """Where to look, in order, each with the reason it is on the list."""
     places = []
     if data_dir is not None:
-        if not isinstance(data_dir, (str, os.PathLike)) or not str(data_dir).strip():
-            raise TypeError(f"data_dir must be the path of a folder (a string or a pathlib.Path), such as "
-                            f"'../shared/data'; got {data_dir!r}")
-        places.append(("data_dir argument", Path(data_dir).expanduser()))
+        places.append(("data_dir argument", _validate.path(data_dir, "data_dir", kind="folder",
+                                                           example="../shared/data")))
     if os.environ.get(DATA_ENVIRONMENT_VARIABLE):
         places.append((f"{DATA_ENVIRONMENT_VARIABLE} folder", Path(os.environ[DATA_ENVIRONMENT_VARIABLE]).expanduser()))
     places += [("system package", Path(folder)) for folder in spec.system_folders]

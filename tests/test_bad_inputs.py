@@ -229,6 +229,7 @@ CASES = [
     # config
     Case(cc.config.resolve_profile, {"requested": "auto"}, {"requested": "choice"}, ("profile",)),
     Case(cc.config.seed_everything, {"seed": 0}, {"seed": "seed"}),
+    Case(cc.config.keep_jax_compilations, {"folder": "jax-compiled"}, {"folder": "path"}),
     Case(cc.config.settings, {"profile": "quick", "quick": {"epochs": 1}, "full": {"epochs": 2}, "seed": 0},
          {"profile": "choice", "seed": "seed"}),
     # data
