@@ -38,7 +38,7 @@ book: install  ## build the HTML book into _build/html from the stored outputs
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 test: install  ## unit tests, stored-output checks, every chapter re-executed (quick), book build
-	$(PYTHON) -m cnncourse.data
+	$(PYTHON) -c 'import cnncourse; cnncourse.data.cache_all()'
 	rm -rf $(CI_NOTEBOOKS)
 	$(PYTHON) -m cnncourse --profile quick --prepare-only $(CI_NOTEBOOKS)
 	CNNCOURSE_QUICK_PROSE=check $(PYTHON) -m pytest tests $(CI_NOTEBOOKS) $(NBVAL) -v
@@ -66,7 +66,7 @@ KERAS_BACKEND_OF = $(if $(filter colab,$(1)),tensorflow,$(1))
 
 test-backend: .venv-$(BACKEND)/.installed
 	rm -rf $(CI_NOTEBOOKS)-$(BACKEND)
-	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m cnncourse.data
+	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -c 'import cnncourse; cnncourse.data.cache_all()'
 	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m cnncourse --profile quick \
 		--prepare-only $(CI_NOTEBOOKS)-$(BACKEND)
 	KERAS_BACKEND=$(call KERAS_BACKEND_OF,$(BACKEND)) .venv-$(BACKEND)/bin/python -m pytest tests \

@@ -945,8 +945,3 @@ def cache_all(names=tuple(DATASETS)) -> None:
         except DataNotFoundError as error:
             _text.say(f"{name}: not available here ({str(error).splitlines()[0]})")
 
-
-if __name__ == "__main__":
-    import sys
-
-    cache_all(sys.argv[1:] or tuple(DATASETS))
