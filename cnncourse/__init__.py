@@ -16,7 +16,8 @@ with native_stderr_silenced():  # importing the backend is when TensorFlow's nat
 
 from cnncourse import checks, config, data, features, models, modern, ops, plots, training, transfer, widgets  # noqa: E402,E501
 
-config.keep_jax_compilations(data.cache_folder() / "jax-compiled")  # a rebuilt model skips XLA's compilation
+if keras.backend.backend() == "jax":  # a rebuilt model skips XLA's compilation
+    config.keep_jax_compilations(data.cache_folder() / "jax-compiled")
 
 __all__ = ["checks", "config", "data", "features", "models", "modern", "ops", "plots", "recipe_runs", "training",
            "transfer", "widgets"]

@@ -944,4 +944,3 @@ def cache_all(names=tuple(DATASETS)) -> None:
             load(name, test_only_fallback=True)
         except DataNotFoundError as error:
             _text.say(f"{name}: not available here ({str(error).splitlines()[0]})")
-

@@ -438,9 +438,7 @@ def _shipped_folder(folder) -> Path:
     """``folder`` (a path), or the shipped runs' folder for ``None``."""
     if folder is None:
         return _runs.shipped_folder()
-    if not isinstance(folder, (str, Path)) or not str(folder).strip():
-        raise TypeError(f"folder must be the path of a folder (a string or a pathlib.Path) or None, got {folder!r}")
-    return Path(folder)
+    return _validate.path(folder, "folder", kind="folder", example="cnncourse/weights")
 
 
 def epoch_comparison(folder=None):

@@ -81,7 +81,7 @@ def _open(browser, site, page_name, width_name):
     page.on("requestfailed", lambda request: problems.append(f"failed: {request.url}")
             if request.url.startswith(site) else None)
     page.goto(f"{site}/{page_name}", wait_until="load")
-    if os.environ.get("CNNCOURSE_SCREENSHOTS"):
+    if os.environ.get("CNNCOURSE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{page_name.replace('/', '_')}.{width_name}.png"), full_page=True)
     return page, problems

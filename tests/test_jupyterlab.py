@@ -40,7 +40,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """A JupyterLab server on scratch copies of the chapters; yields its address."""
+    """A JupyterLab server on scratch copies of the chapters; yields its address, the Chromium to drive, and
+    whether a notebook has been opened (JupyterLab asks which kernel only for the first)."""
     executable = _chromium()
     if executable is None:
         _unavailable("no Chromium found (apt-get install chromium, or set CNNCOURSE_CHROMIUM)")
