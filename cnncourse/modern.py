@@ -150,7 +150,9 @@ def standardize(images, mean=None, std=None):
     if mean.shape != (images.shape[-1],) or std.shape != (images.shape[-1],) or np.any(std <= 0):
         raise ValueError(f"mean and std must hold one value per channel ({images.shape[-1]}) and std must be "
                          f"positive; got mean {mean!r}, std {std!r}")
-    return ((images - mean) / std).astype(np.float32), mean, std
+    standardized = images - mean  # the one new array; the division below works in place
+    standardized /= std
+    return standardized.astype(np.float32, copy=False), mean, std
 
 
 def patches(images, size: int = WHITENING_PATCH) -> np.ndarray:

@@ -673,6 +673,9 @@ def test_standardize_is_exact_on_a_dataset_as_large_as_cifar10():
     np.testing.assert_allclose(mean, [0.9, 0.9], rtol=1e-6)
     np.testing.assert_allclose(std, [0.1, 0.1], rtol=1e-5)
     np.testing.assert_allclose(standardized[:2, 0, 0, 0], [-1.0, 1.0], rtol=1e-4)
+    assert images[0, 0, 0, 0] == np.float32(0.8) and images[1, 0, 0, 0] == 1.0, "the caller's images are left alone"
+    again, _, _ = modern.standardize(images, mean, std)  # the test images' path: the training images' scale
+    np.testing.assert_array_equal(again, standardized)
 
 
 def test_a_run_name_is_a_name():
