@@ -28,8 +28,9 @@ from cnncourse import _keras_graph, _validate
 from cnncourse._summaries import (ArithmeticTable, LayerRow, LayerTable, layer_table, multiply_adds, summary_quiz,
                                   summary_quiz_template)
 
-__all__ = ["ArithmeticTable", "LayerRow", "LayerTable", "build", "largest_weight_norms", "layer_table",
-           "multiply_adds", "names", "random_shift", "register", "summary_quiz", "summary_quiz_template"]
+__all__ = ["ArithmeticTable", "LayerRow", "LayerTable", "build", "flip_and_shift", "largest_weight_norms",
+           "layer_table", "multiply_adds", "names", "random_shift", "register", "summary_quiz",
+           "summary_quiz_template"]
 
 
 # ---------------------------------------------------------------------------
@@ -77,6 +78,13 @@ def random_shift(fraction: float, *, fill_mode: str = "reflect",
         interpolation=_validate.one_of(interpolation, ("bilinear", "nearest"), "interpolation"))
     layer.supports_jit = keras.backend.backend() == "jax"
     return layer
+
+
+def flip_and_shift(fraction: float = 0.1) -> list:
+    """The course's data augmentation, as the first layers of a model: a horizontal mirror (on a coin flip) and a
+    shift of up to ``fraction`` of the image, drawn afresh for every training image; at prediction time both pass
+    the images through unchanged. One definition, so every augmented network in the course augments alike."""
+    return [keras.layers.RandomFlip("horizontal", name="random_flip"), random_shift(fraction)]
 
 
 def _dropout_maxnorm_cifar10(*, input_shape=(32, 32, 3), num_classes=10, output_activation="softmax"):
@@ -278,8 +286,7 @@ def _two_block_cifar10(*, input_shape=(32, 32, 3), num_classes=10, dropout=None,
 
     stack = [_image_input(input_shape)]
     if augmentation:
-        stack += [layers.RandomFlip("horizontal", name="random_flip"),
-                  random_shift(0.1)]
+        stack += flip_and_shift(0.1)
     for block, filters in enumerate((32, 64), start=1):
         for number in (1, 2):
             name = f"conv{block}_{number}"

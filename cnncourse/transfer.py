@@ -240,8 +240,9 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
     config.seed_everything(seed)
     backbone = models.build("transfer_backbone")
     inputs = keras.Input(shape=(32, 32, 3), name="image")
-    augmented = keras.layers.RandomFlip("horizontal", name="random_flip")(inputs)
-    augmented = models.random_shift(0.1)(augmented)
+    augmented = inputs
+    for layer in models.flip_and_shift(0.1):  # applied one by one: the saved weights keep their layer names
+        augmented = layer(augmented)
     features = backbone(augmented)
     outputs = keras.layers.Dense(len(classes), activation="softmax", name="source_head")(
         keras.layers.Dropout(0.3, name="head_dropout")(features))

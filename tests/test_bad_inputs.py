@@ -255,6 +255,7 @@ CASES = [
     Case(cc.models.largest_weight_norms, {"model": tiny_model}, {"model": "model"}),
     Case(cc.models.random_shift, {"fraction": 0.1},
          {"fraction": "fraction", "fill_mode": "choice", "interpolation": "choice"}),
+    Case(cc.models.flip_and_shift, {"fraction": 0.1}, {"fraction": "fraction"}),
     Case(cc.models.layer_table, {"model": tiny_model}, {"model": "model"}),
     Case(cc.models.multiply_adds, {"model": tiny_model}, {"model": "model"}),
     # ops
