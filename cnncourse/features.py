@@ -148,7 +148,7 @@ def map_statistics(model, images, layer, *, batch_size: int = 64) -> dict:
     _, extractor = _keras_graph.map_extractor(model, layer)
     batch_size = _validate.positive_int(batch_size, "batch_size", example="64")
     expected = _keras_graph.model_input_shape(model)
-    images = _validate.finite_array(images, "images").astype("float32", copy=False)
+    images = _validate.finite_array(images, "images", as_float=False).astype("float32", copy=False)
     if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != tuple(expected):
         raise ValueError(f"images must be a batch (N, {', '.join(map(str, expected))}) as the model expects; "
                          f"got shape {images.shape}.")

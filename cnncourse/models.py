@@ -80,10 +80,11 @@ def random_shift(fraction: float, *, fill_mode: str = "reflect",
     return layer
 
 
-def flip_and_shift(fraction: float = 0.1) -> list:
+def flip_and_shift(fraction: float = 0.1) -> list[keras.layers.Layer]:
     """The course's data augmentation, as the first layers of a model: a horizontal mirror (on a coin flip) and a
     shift of up to ``fraction`` of the image, drawn afresh for every training image; at prediction time both pass
     the images through unchanged. One definition, so every augmented network in the course augments alike."""
+    fraction = _validate.fraction(fraction, "fraction (the largest shift, as a share of the image size, e.g. 0.1)")
     return [keras.layers.RandomFlip("horizontal", name="random_flip"), random_shift(fraction)]
 
 

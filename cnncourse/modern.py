@@ -143,6 +143,7 @@ def standardize(images, mean=None, std=None):
         mean = images.mean(axis=(0, 1, 2), dtype=np.float64)
         centred = images - mean.astype(images.dtype)
         std = np.sqrt(np.square(centred, out=centred).mean(axis=(0, 1, 2), dtype=np.float64))
+        del centred  # as large as the images: gone before the result below is made
     mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
     if np.any(std == 0) and mean.shape == (images.shape[-1],):
         raise ValueError(f"images have a channel with no variation at all (std {std}); standardizing would "
@@ -150,9 +151,9 @@ def standardize(images, mean=None, std=None):
     if mean.shape != (images.shape[-1],) or std.shape != (images.shape[-1],) or np.any(std <= 0):
         raise ValueError(f"mean and std must hold one value per channel ({images.shape[-1]}) and std must be "
                          f"positive; got mean {mean!r}, std {std!r}")
-    standardized = images - mean  # the one new array; the division below works in place
+    standardized = images - mean  # float32, like images, mean and std: the division works in place
     standardized /= std
-    return standardized.astype(np.float32, copy=False), mean, std
+    return standardized, mean, std
 
 
 def patches(images, size: int = WHITENING_PATCH) -> np.ndarray:

@@ -241,7 +241,7 @@ def pretrain_backbone(name: str = "cifar5", *, epochs: int | None = None, train_
     backbone = models.build("transfer_backbone")
     inputs = keras.Input(shape=(32, 32, 3), name="image")
     augmented = inputs
-    for layer in models.flip_and_shift(0.1):  # applied one by one: the saved weights keep their layer names
+    for layer in models.flip_and_shift(0.1):  # one by one, not in a Sequential: saved runs keep their layout
         augmented = layer(augmented)
     features = backbone(augmented)
     outputs = keras.layers.Dense(len(classes), activation="softmax", name="source_head")(

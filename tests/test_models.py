@@ -242,14 +242,14 @@ def test_random_shift_moves_training_images_only_and_compiles_with_the_step_on_j
     assert model.jit_compile == (keras.backend.backend() == "jax")  # TensorFlow's XLA cannot; PyTorch: eager
 
 
-def test_flip_and_shift_mirrors_and_moves_training_images_only():
+def test_flip_and_shift_mirrors_training_images_and_leaves_predictions_alone():
+    keras.utils.set_random_seed(0)  # before the layers are built: each takes its seed then
     flip, shift = cc_models.flip_and_shift(0.25)
     assert (flip.name, flip.mode, shift.name) == ("random_flip", "horizontal", "random_shift")
     assert (shift.height_factor, shift.width_factor) == (0.25, 0.25)
     images = np.arange(2 * 8 * 8 * 3, dtype="float32").reshape(2, 8, 8, 3)
     for layer in (flip, shift):
         assert np.array_equal(keras.ops.convert_to_numpy(layer(images, training=False)), images)
-    keras.utils.set_random_seed(0)
     flipped = [keras.ops.convert_to_numpy(flip(images, training=True)) for _ in range(8)]
     assert all(np.array_equal(f[i], images[i]) or np.array_equal(f[i], images[i, :, ::-1])
                for f in flipped for i in range(2))  # each image is either left alone or mirrored left to right
